@@ -1,0 +1,63 @@
+/*
+ * ingest.h - from an input to stored reports, with one ledger row per input,
+ * message or archive member.
+ *
+ * ingest_path() takes a file (any container), a directory tree (recursive;
+ * a Maildir's cur/ and new/ are messages, tmp/ is ignored), or an mbox; the
+ * caller decides nothing by name.  ingest_rd() takes one stream (stdin, an
+ * IMAP message, an upload).  Each input is read once: its bytes are hashed,
+ * kept raw (compressed) for reparse, unpacked (parse/unpack), and each XML
+ * leaf is parsed (parse/aggregate) straight into the store.
+ *
+ * A bad input gets one line on the error stream naming it and the reason,
+ * and a ledger row; the other inputs go on.  Reports are committed in
+ * batches (one transaction per batch, a savepoint per report), so a crash
+ * leaves no partial report and re-running completes the import.
+ */
+#ifndef DMARCSTAT_INGEST_H
+#define DMARCSTAT_INGEST_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lib/rd.h"
+#include "parse/limits.h"
+#include "store/store.h"
+
+struct ingest_stats {
+	uint64_t inputs;        /* files / messages looked at */
+	uint64_t imported;      /* reports newly stored */
+	uint64_t duplicates;    /* reports already stored */
+	uint64_t rejected;      /* documents that looked like reports but were unusable */
+	uint64_t not_report;    /* inputs that held no report */
+	uint64_t unsupported;   /* recognised but not (yet) handled: TLS-RPT, failure, .msg */
+	uint64_t errors;        /* temporary failures (database busy, I/O) */
+	uint64_t records;
+	uint64_t messages;      /* sum of count over imported reports */
+	uint64_t bytes;         /* input bytes read */
+};
+
+struct ingest_opts {
+	const char *source;     /* ledger source: file stdin imap spool upload pipe */
+	int keep_raw;           /* store originals (default 1) */
+	unsigned batch;         /* reports per transaction (default 500) */
+	FILE *errors;           /* one line per bad input; NULL = silent */
+	int progress;           /* draw a progress line on stderr (terminal) */
+};
+
+struct ingest;
+
+struct ingest *ingest_new(struct store *st, const struct limits *lim,
+    const struct ingest_opts *opts);
+/* Returns 0 when every input was imported or duplicate, 1 when some were
+ * rejected / not reports, STORE_BUSY (-2) / -1 on a temporary failure. */
+int ingest_path(struct ingest *ig, const char *path);
+/* `name` labels the input in the ledger and in messages. */
+int ingest_rd(struct ingest *ig, const char *name, struct rd *rd);
+int ingest_buffer(struct ingest *ig, const char *name, const void *p, size_t len);
+/* Commits the open batch. */
+int ingest_flush(struct ingest *ig);
+const struct ingest_stats *ingest_stats(const struct ingest *ig);
+/* Flushes and frees. */
+int ingest_free(struct ingest **ig);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * unpack.h - peel containers off an input until documents remain.
+ *
+ * An input (file, mail message, upload) is sniffed by content; gzip layers
+ * (also doubled, multi-member, with trailing garbage) are inflated, every
+ * zip member is opened (directories skipped), MIME messages are walked part
+ * by part (base64 / quoted-printable decoded, nested message/rfc822 and
+ * multipart followed, wrong or missing Content-Type ignored in favour of the
+ * content), and each leaf is handed to the callback as a stream whose first
+ * bytes have been sniffed.  Nothing is loaded whole unless a library needs it
+ * (a zip's central directory, one MIME part).
+ *
+ * Leaves of kind SNIFF_XML and SNIFF_JSON are candidates for reports; other
+ * leaves (text parts, html, images) are passed too so that the caller can
+ * say what a message held when it held no report.  `label` names the leaf
+ * inside the input, e.g. "part 2 (application/zip) > google.com!x!1!2.xml",
+ * or "" for the input itself.  `ctype` is the declared MIME type or NULL.
+ *
+ * The callback returns 0 to go on or -1 to stop.  unpack_run returns 0 when
+ * the walk completed (whatever the leaves were), -1 with a one-line reason in
+ * err when the container itself was broken or over a limit.
+ */
+#ifndef DMARCSTAT_UNPACK_H
+#define DMARCSTAT_UNPACK_H
+#include <stddef.h>
+
+#include "lib/rd.h"
+#include "parse/limits.h"
+#include "parse/sniff.h"
+
+struct unpack_leaf {
+	const char *label;
+	const char *ctype;          /* declared type, informative only */
+	const char *filename;       /* declared file name, informative only */
+	enum sniff_kind kind;
+	struct rd *rd;              /* owned by unpack; read it during the call */
+	/* For a leaf inside a mail: the message's Subject/From/Message-ID. */
+	const char *subject, *from, *message_id;
+	int in_feedback_report;     /* leaf is (part of) a multipart/report feedback-report */
+};
+
+typedef int (*unpack_leaf_fn)(void *ctx, struct unpack_leaf *leaf);
+
+int unpack_run(struct rd *in, const struct limits *lim, unpack_leaf_fn fn,
+    void *ctx, char *err, size_t errlen);
+
+/*
+ * mbox: calls fn for each message of an mbox file, streamed (a 1 GB mbox is
+ * never loaded whole).  `index` counts from 1; the message stream is only
+ * valid during the call.  Returns 0, or -1 with a reason when the file could
+ * not be read as an mbox at all.
+ */
+typedef int (*unpack_msg_fn)(void *ctx, unsigned long index, struct rd *msg);
+int unpack_mbox(struct rd *in, const struct limits *lim, unpack_msg_fn fn,
+    void *ctx, char *err, size_t errlen);
+
+#endif
