@@ -2,7 +2,8 @@
 """Embed the dashboard's files into one C table: path, MIME type, bytes, ETag,
 gzip variant.  Serving is then an exact-path lookup with no filesystem access.
 
-usage: embed_assets.py WEB_DIR OUT.c
+usage: embed_assets.py DIR OUT.c [TABLE]
+TABLE defaults to "assets" (web/); "datafiles" embeds data/ the same way.
 Files under WEB_DIR are served at "/" + their relative path; WEB_DIR/vendor
 holds the pinned npm dist files copied there by scripts/vendor.sh.
 """
@@ -14,6 +15,7 @@ MIME = {
     ".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png",
     ".ico": "image/x-icon", ".txt": "text/plain; charset=utf-8",
     ".woff2": "font/woff2", ".map": "application/json",
+    ".conf": "text/plain; charset=utf-8", ".yaml": "text/yaml; charset=utf-8",
 }
 SKIP = {".DS_Store", "README.md"}
 
@@ -29,6 +31,7 @@ def cbytes(b):
 
 def main():
     root, outp = sys.argv[1], sys.argv[2]
+    table = sys.argv[3] if len(sys.argv) > 3 else "assets"
     files = []
     for d, dirs, names in os.walk(root):
         dirs.sort()
@@ -46,19 +49,19 @@ def main():
         f.write('#include "web/assets.h"\n#include <stddef.h>\n')
         for i, (rel, mime, data) in enumerate(files):
             gz = gzip.compress(data, 9, mtime=0)
-            f.write("static const unsigned char a%d[] = {%s};\n" % (i, cbytes(data)))
+            f.write("static const unsigned char %s_a%d[] = {%s};\n" % (table, i, cbytes(data)))
             if len(gz) < len(data) * 0.9:
-                f.write("static const unsigned char g%d[] = {%s};\n" % (i, cbytes(gz)))
-        f.write("const struct asset assets_table[] = {\n")
+                f.write("static const unsigned char %s_g%d[] = {%s};\n" % (table, i, cbytes(gz)))
+        f.write("const struct asset %s_table[] = {\n" % table)
         for i, (rel, mime, data) in enumerate(files):
             gz = gzip.compress(data, 9, mtime=0)
             etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
             has_gz = len(gz) < len(data) * 0.9
-            f.write('  {"%s", "%s", a%d, %d, %s, %d, "%s"},\n' % (
-                rel, mime, i, len(data), ("g%d" % i) if has_gz else "NULL",
+            f.write('  {"%s", "%s", %s_a%d, %d, %s, %d, "%s"},\n' % (
+                rel, mime, table, i, len(data), ("%s_g%d" % (table, i)) if has_gz else "NULL",
                 len(gz) if has_gz else 0, etag.replace('"', '\\"')))
         f.write("  {NULL, NULL, NULL, 0, NULL, 0, NULL}\n};\n")
-        f.write("const size_t assets_count = %d;\n" % len(files))
+        f.write("const size_t %s_count = %d;\n" % (table, len(files)))
     os.replace(outp + ".tmp", outp)
 
 main()

@@ -13,3 +13,12 @@ assets_find(const char *path)
 			return &assets_table[i];
 	return NULL;
 }
+
+const struct asset *
+datafiles_find(const char *name)
+{
+	for (size_t i = 0; i < datafiles_count; i++)
+		if (strcmp(datafiles_table[i].path, name) == 0)
+			return &datafiles_table[i];
+	return NULL;
+}

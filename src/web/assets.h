@@ -20,6 +20,12 @@ struct asset {
 extern const struct asset assets_table[];
 extern const size_t assets_count;
 
+/* Files of data/ (known-senders catalog...), embedded the same way. */
+extern const struct asset datafiles_table[];
+extern const size_t datafiles_count;
+/* `name` is "/senders.conf" etc. */
+const struct asset *datafiles_find(const char *name);
+
 /* Returns the asset at exactly `path`, or NULL. */
 const struct asset *assets_find(const char *path);
 
