@@ -40,5 +40,7 @@ struct store *cli_open_store(struct cli *cli, int readonly, int *busy);
 
 /* Translated message for `key` in cli->lang (cli/msg.c). */
 const char *cli_msg(const struct cli *cli, const char *key);
+/* fprintf with the translated format of `key`. */
+void cli_msgf(const struct cli *cli, FILE *fp, const char *key, ...);
 
 #endif

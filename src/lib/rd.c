@@ -2,6 +2,7 @@
  * rd.c - pull streams over files, descriptors and memory (see rd.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,0 +1,107 @@
+/*
+ * cmd_import.c - `dmarcstat import PATH...`: files, directory trees,
+ * Maildir, mbox, or "-" for one message on standard input (an MTA pipe).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ingest/ingest.h"
+
+int cmd_import(struct cli *cli, int argc, char **argv);
+
+static void
+import_usage(const struct cli *cli, FILE *fp)
+{
+	fprintf(fp, "%s\n", cli_msg(cli, "import.usage"));
+}
+
+int
+cmd_import(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "no-raw", no_argument, NULL, 'R' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "no-progress", no_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ingest_opts io = { .source = NULL, .keep_raw = 1, .batch = 500,
+	    .errors = stderr };
+	struct limits lim;
+	struct store *st;
+	struct ingest *ig;
+	const struct ingest_stats *s;
+	int c, busy, rc = 0, worst = 0, progress = isatty(2);
+
+	while ((c = getopt_long(argc, argv, "s:b:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': io.source = optarg; break;
+		case 'R': io.keep_raw = 0; break;
+		case 'b': io.batch = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'P': progress = 0; break;
+		case 'q': cli->quiet = 1; break;
+		case 'h': import_usage(cli, stdout); return EXIT_OK;
+		default: import_usage(cli, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		import_usage(cli, stderr);
+		return EXIT_USAGE;
+	}
+	if (cli->quiet)
+		progress = 0;
+	io.progress = progress;
+	limits_default(&lim);
+	st = cli_open_store(cli, 0, &busy);
+	if (st == NULL)
+		return busy ? EXIT_TEMPFAIL : EXIT_TEMPFAIL;
+	ig = ingest_new(st, &lim, &io);
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0 && io.source == NULL)
+			io.source = "stdin";
+		rc = ingest_path(ig, argv[i]);
+		if (rc < 0) {
+			worst = rc;
+			break;
+		}
+		if (rc > worst)
+			worst = rc;
+	}
+	s = ingest_stats(ig);
+	if (!cli->quiet || cli->format == CLI_JSON) {
+		if (cli->format == CLI_JSON)
+			printf("{\"inputs\":%llu,\"imported\":%llu,\"duplicates\":%llu,"
+			    "\"rejected\":%llu,\"not_report\":%llu,\"unsupported\":%llu,"
+			    "\"errors\":%llu,\"records\":%llu,\"messages\":%llu}\n",
+			    (unsigned long long)s->inputs,
+			    (unsigned long long)s->imported,
+			    (unsigned long long)s->duplicates,
+			    (unsigned long long)s->rejected,
+			    (unsigned long long)s->not_report,
+			    (unsigned long long)s->unsupported,
+			    (unsigned long long)s->errors,
+			    (unsigned long long)s->records,
+			    (unsigned long long)s->messages);
+		else
+			cli_msgf(cli, stderr, "import.done",
+			    (unsigned long long)s->inputs,
+			    (unsigned long long)s->imported,
+			    (unsigned long long)s->duplicates,
+			    (unsigned long long)(s->rejected + s->not_report),
+			    (unsigned long long)s->unsupported,
+			    (unsigned long long)s->messages);
+	}
+	rc = ingest_free(&ig);
+	if (rc < 0 && worst >= 0)
+		worst = rc;
+	store_close(&st);
+	if (worst < 0)
+		return EXIT_TEMPFAIL;
+	return worst > 0 ? EXIT_SOME_BAD : EXIT_OK;
+}

@@ -1,0 +1,93 @@
+/*
+ * common.c - helpers shared by subcommands: opening the store with a
+ * one-line error, parsing dates and durations given on the command line.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+
+struct store *
+cli_open_store(struct cli *cli, int readonly, int *busy)
+{
+	char err[512];
+	struct store *st = store_open(cli->db_path, readonly, err, sizeof err);
+
+	if (busy)
+		*busy = 0;
+	if (st == NULL) {
+		fprintf(stderr, "dmarcstat: %s: %s\n", cli->db_path, err);
+		if (busy && strstr(err, "locked"))
+			*busy = 1;
+	}
+	return st;
+}
+
+int
+cli_parse_time(const char *s, int64_t now, int64_t *out)
+{
+	char *end;
+	long long v;
+	struct tm tm;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	/* "30d", "12h", "2w": a duration back from now */
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == 0 && end != s && end[0] && end[1] == '\0' && v >= 0) {
+		long long mul = 0;
+		switch (tolower((unsigned char)end[0])) {
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400; break;
+		case 'm': mul = 30 * 86400; break;
+		case 'y': mul = 365 * 86400; break;
+		}
+		if (mul && v < 100000) {
+			*out = now - v * mul;
+			return 0;
+		}
+	}
+	/* an epoch number */
+	if (errno == 0 && end != s && *end == '\0') {
+		*out = v;
+		return 0;
+	}
+	/* YYYY-MM-DD[THH:MM[:SS]] in UTC */
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL)
+		return -1;
+	if (*end == 'T' || *end == ' ') {
+		char *e2 = strptime(end + 1, "%H:%M:%S", &tm);
+		if (e2 == NULL)
+			e2 = strptime(end + 1, "%H:%M", &tm);
+		if (e2 == NULL)
+			return -1;
+		end = e2;
+	}
+	if (*end == 'Z')
+		end++;
+	if (*end != '\0')
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+void
+cli_fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, len, "%lld", (long long)t);
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}

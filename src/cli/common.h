@@ -1,0 +1,33 @@
+/*
+ * common.h - helpers shared by subcommands (common.c, output.c).
+ */
+#ifndef DMARCSTAT_CLI_COMMON_H
+#define DMARCSTAT_CLI_COMMON_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/cli.h"
+
+/* "30d" / "12h" / "2w" back from now, an epoch number, or YYYY-MM-DD[THH:MM[:SS]] UTC. */
+int cli_parse_time(const char *s, int64_t now, int64_t *out);
+/* "YYYY-MM-DD HH:MM" in UTC. */
+void cli_fmt_time(int64_t t, char *buf, size_t len);
+
+/*
+ * Rendering a JSON array of objects as a table (terminal), CSV, or JSON.
+ * A column names the object key, the catalog key of its heading, and how
+ * to format the value.
+ */
+enum col_fmt { COL_TEXT, COL_INT, COL_PCT, COL_TIME, COL_DAY };
+struct column {
+	const char *key;
+	const char *heading;   /* msg.c key */
+	enum col_fmt fmt;
+};
+void cli_output_rows(const struct cli *cli, json_t *rows,
+    const struct column *cols, size_t ncols);
+/* Prints a JSON value (pretty on a terminal). */
+void cli_output_json(const struct cli *cli, json_t *v);
+
+#endif
