@@ -116,7 +116,7 @@ txn_ensure(struct ingest *ig)
 {
 	int rc;
 
-	if (ig->txn_open)
+	if (ig->txn_open || ig->opts.external_txn)
 		return 0;
 	rc = store_begin(ig->st);
 	if (rc != 0)
@@ -536,7 +536,7 @@ done:
 	if (fd >= 0)
 		close(fd);
 	if (ig->failed) {
-		if (ig->txn_open)
+		if (ig->txn_open && !ig->opts.external_txn)
 			store_rollback(ig->st);
 		ig->txn_open = 0;
 		ig->in_batch = 0;
@@ -614,8 +614,7 @@ ingest_path(struct ingest *ig, const char *path)
 	uint64_t bad = ig->stats.rejected + ig->stats.not_report +
 	    ig->stats.unsupported;
 
-	if (ig->failed)
-		return result_code(ig, bad);
+	ig->failed = 0;         /* a previous failure rolled its batch back */
 	walk_path(path, &ig->lim, &cb);
 	return result_code(ig, bad);
 }
@@ -626,6 +625,7 @@ ingest_rd(struct ingest *ig, const char *name, struct rd *rd)
 	uint64_t bad = ig->stats.rejected + ig->stats.not_report +
 	    ig->stats.unsupported;
 
+	ig->failed = 0;
 	if (rd->limit == 0 || rd->limit > ig->lim.max_input_bytes)
 		rd->limit = ig->lim.max_input_bytes;
 	ingest_one(ig, ig->opts.source, name, NULL, rd);
@@ -648,7 +648,7 @@ ingest_flush(struct ingest *ig)
 	int rc;
 
 	ig->in_batch = 0;
-	if (!ig->txn_open)
+	if (!ig->txn_open || ig->opts.external_txn)
 		return 0;
 	ig->txn_open = 0;
 	rc = store_commit(ig->st);

@@ -42,6 +42,9 @@ struct ingest_opts {
 	unsigned batch;         /* reports per transaction (default 500) */
 	FILE *errors;           /* one line per bad input; NULL = silent */
 	int progress;           /* draw a progress line on stderr (terminal) */
+	int external_txn;       /* the caller holds a transaction open around
+	                         * every ingest_* call and commits it; ingest
+	                         * then never begins, commits or rolls back */
 };
 
 struct ingest;
