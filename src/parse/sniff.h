@@ -22,5 +22,11 @@ enum sniff_kind {
 /* Looks at up to the first `n` bytes (callers pass at least 4 KiB when they have it). */
 enum sniff_kind sniff(const void *p, size_t n);
 const char *sniff_name(enum sniff_kind k);
+/*
+ * A short human name for what the bytes are, finer than the kind for binary
+ * formats ("bzip2", "xz", "OLE compound file (Outlook .msg)"...), else the
+ * kind's name.  Static string.
+ */
+const char *sniff_describe(const void *p, size_t n);
 
 #endif

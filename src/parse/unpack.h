@@ -41,8 +41,40 @@ struct unpack_leaf {
 
 typedef int (*unpack_leaf_fn)(void *ctx, struct unpack_leaf *leaf);
 
+/*
+ * unpack_global_init: sets up the MIME library (g_mime_init) once; safe to
+ * call from any thread, any number of times (pthread_once).  unpack_run
+ * calls it itself the first time it meets a mail, so calling it is only
+ * needed to pay that cost up front.  unpack_global_fini: shuts the MIME
+ * library down and frees this thread's cached gzip state; call it once at
+ * exit, after every unpack_run has returned (idempotent; MIME inputs fail
+ * with a reason after it).
+ */
+void unpack_global_init(void);
+void unpack_global_fini(void);
+
 int unpack_run(struct rd *in, const struct limits *lim, unpack_leaf_fn fn,
     void *ctx, char *err, size_t errlen);
+/*
+ * Details of unpack_run:
+ * - A problem in one branch (a corrupt gzip part, a zip member over
+ *   max_expanded_bytes, a part past max_mime_parts) does not stop the walk
+ *   of its siblings; the first problem is returned in err, prefixed with
+ *   the label of where it happened, and the return value is -1.  Leaves
+ *   delivered before or after it are still good.
+ * - A decoding error met while the callback reads a leaf (truncated gzip,
+ *   bomb) is both returned to the callback by rd_read and reported by
+ *   unpack_run.
+ * - Leaf labels: "part 2 (application/zip, name.zip) > member name.xml";
+ *   parts are numbered like IMAP (1, 2, 2.1), message/rfc822 adds a level,
+ *   "message N" prefixes messages 2.. of an mbox input, "base64 block N
+ *   (line L)" names what the broken-header fallback found.  Declared names
+ *   are sanitised (control characters replaced, at most 200 bytes).
+ * - An input sniffed as mbox is split into messages (a .eml saved with a
+ *   From_ line is one message).  Inside a failure report an embedded
+ *   message is offered whole (kind SNIFF_MIME), not walked.
+ * - The callback stopping the walk (-1) is not an error.
+ */
 
 /*
  * mbox: calls fn for each message of an mbox file, streamed (a 1 GB mbox is
