@@ -1,0 +1,1465 @@
+/*
+ * query_dash.c - the dashboard's read queries, returning jansson values.
+ *
+ * Every count is a sum of messages read from `daily` (the per-UTC-day
+ * rollup); `records` is read only for what `daily` cannot answer (envelope
+ * from, DKIM selectors, one report's rows, a source's drill-down), and then
+ * always bounded by LIMIT.  SQL is assembled by a tiny builder (struct qb)
+ * whose values are all bound parameters; only fixed column names picked from
+ * whitelists are ever pasted into the text.
+ *
+ * Public: query_dash_* in query_dash.h.  Returned values belong to the
+ * caller.  Strings that are not valid UTF-8 are repaired (U+FFFD) so the
+ * JSON encoder never fails on hostile report contents.
+ */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/query_dash.h"
+
+#define PASS_EXPR "(dkim_eval='pass' OR spf_eval='pass')"
+#define DAY 86400
+#define SILENT_DAYS 3
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+#define SAMPLE_RECORDS 300     /* records looked at per source for from/DKIM */
+
+/* ---- errors ---------------------------------------------------------- */
+
+static void
+dash_seterr(struct query_dash_err *err, enum query_dash_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	err->status = st;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+static void
+dash_dberr(struct query_dash_err *err, sqlite3 *db, int rc)
+{
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		dash_seterr(err, QUERY_DASH_BUSY, "database is busy");
+	else
+		dash_seterr(err, QUERY_DASH_FAIL, "database: %s", sqlite3_errmsg(db));
+}
+
+/* ---- SQL builder ------------------------------------------------------ */
+
+struct qb_bind {
+	int is_text;
+	int64_t i;
+	const char *s;
+};
+
+struct qb {
+	char sql[6144];
+	size_t len;
+	int overflow;
+	struct qb_bind b[32];
+	int nb;
+};
+
+static void
+qb_add(struct qb *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->sql + b->len, sizeof(b->sql) - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(b->sql) - b->len)
+		b->overflow = 1;
+	else
+		b->len += (size_t)n;
+}
+
+static void
+qb_int(struct qb *b, int64_t v)
+{
+	if (b->nb >= (int)(sizeof(b->b) / sizeof(b->b[0]))) {
+		b->overflow = 1;
+		return;
+	}
+	b->b[b->nb].is_text = 0;
+	b->b[b->nb].i = v;
+	b->nb++;
+	qb_add(b, "?%d", b->nb);
+}
+
+static void
+qb_text(struct qb *b, const char *s)
+{
+	if (b->nb >= (int)(sizeof(b->b) / sizeof(b->b[0]))) {
+		b->overflow = 1;
+		return;
+	}
+	b->b[b->nb].is_text = 1;
+	b->b[b->nb].s = s;
+	b->nb++;
+	qb_add(b, "?%d", b->nb);
+}
+
+static sqlite3_stmt *
+qb_prepare(sqlite3 *db, struct qb *b, struct query_dash_err *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (b->overflow) {
+		dash_seterr(err, QUERY_DASH_FAIL, "query too long");
+		return NULL;
+	}
+	rc = sqlite3_prepare_v2(db, b->sql, (int)b->len, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		dash_dberr(err, db, rc);
+		return NULL;
+	}
+	for (int i = 0; i < b->nb; i++) {
+		if (b->b[i].is_text)
+			rc = sqlite3_bind_text(stmt, i + 1, b->b[i].s, -1, SQLITE_STATIC);
+		else
+			rc = sqlite3_bind_int64(stmt, i + 1, b->b[i].i);
+		if (rc != SQLITE_OK) {
+			dash_dberr(err, db, rc);
+			sqlite3_finalize(stmt);
+			return NULL;
+		}
+	}
+	return stmt;
+}
+
+static sqlite3 *
+dash_db(struct store *st, struct query_dash_err *err)
+{
+	sqlite3 *db = store_sqlite_handle(st);
+
+	if (db == NULL)
+		dash_seterr(err, QUERY_DASH_FAIL, "dashboard queries need the SQLite backend");
+	return db;
+}
+
+/* ---- JSON values -------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static size_t
+dash_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string from bytes that may not be valid UTF-8. */
+static json_t *
+dash_str(const char *p, size_t n)
+{
+	json_t *v;
+	char *fix;
+	size_t o = 0;
+
+	if (p == NULL)
+		return json_null();
+	v = json_stringn(p, n);
+	if (v != NULL)
+		return v;
+	fix = malloc(n * 3 + 1);
+	if (fix == NULL)
+		return json_null();
+	for (size_t i = 0; i < n;) {
+		size_t l = dash_utf8_len((const unsigned char *)p + i, n - i);
+
+		if (l == 0) {
+			memcpy(fix + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(fix + o, p + i, l);
+			o += l;
+			i += l;
+		}
+	}
+	v = json_stringn(fix, o);
+	free(fix);
+	return v != NULL ? v : json_null();
+}
+
+static json_t *
+dash_hex(const unsigned char *p, int n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	char buf[129];
+	int o = 0;
+
+	for (int i = 0; i < n && o < (int)sizeof(buf) - 2; i++) {
+		buf[o++] = hexd[p[i] >> 4];
+		buf[o++] = hexd[p[i] & 15];
+	}
+	return json_stringn(buf, (size_t)o);
+}
+
+/* Columns whose text holds JSON produced by SQLite or the store. */
+static int
+dash_is_json_col(const char *name)
+{
+	static const char *const cols[] = {"dkim", "spf", "reasons", "warnings", "errors",
+		"dkim_list", "spf_list", NULL};
+
+	for (int i = 0; cols[i]; i++)
+		if (strcmp(name, cols[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static json_t *
+dash_col(sqlite3_stmt *stmt, int i)
+{
+	const char *name = sqlite3_column_name(stmt, i);
+
+	switch (sqlite3_column_type(stmt, i)) {
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(stmt, i));
+	case SQLITE_FLOAT:
+		return json_real(sqlite3_column_double(stmt, i));
+	case SQLITE_TEXT: {
+		const char *t = (const char *)sqlite3_column_text(stmt, i);
+		size_t n = (size_t)sqlite3_column_bytes(stmt, i);
+
+		if (dash_is_json_col(name)) {
+			json_t *v = json_loadb(t, n, JSON_DECODE_ANY, NULL);
+
+			if (v != NULL)
+				return v;
+		}
+		return dash_str(t, n);
+	}
+	case SQLITE_BLOB:
+		return dash_hex(sqlite3_column_blob(stmt, i), sqlite3_column_bytes(stmt, i));
+	default:
+		return json_null();
+	}
+}
+
+static json_t *
+dash_row(sqlite3_stmt *stmt)
+{
+	json_t *o = json_object();
+	int n = sqlite3_column_count(stmt);
+
+	for (int i = 0; i < n; i++) {
+		const char *name = sqlite3_column_name(stmt, i);
+
+		if (name[0] == '_')     /* helper columns */
+			continue;
+		json_object_set_new(o, name, dash_col(stmt, i));
+	}
+	return o;
+}
+
+/* Steps `stmt` to the end, collecting row objects; finalizes it. */
+static json_t *
+dash_rows(sqlite3 *db, sqlite3_stmt *stmt, struct query_dash_err *err)
+{
+	json_t *a = json_array();
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		json_array_append_new(a, dash_row(stmt));
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		dash_dberr(err, db, rc);
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static json_t *
+dash_query_rows(sqlite3 *db, struct qb *b, struct query_dash_err *err)
+{
+	sqlite3_stmt *stmt = qb_prepare(db, b, err);
+
+	return stmt ? dash_rows(db, stmt, err) : NULL;
+}
+
+/* Percentage rounded down to 0.1 so "100" only ever means all. */
+static double
+dash_pct(json_int_t part, json_int_t whole)
+{
+	if (whole <= 0)
+		return 0.0;
+	return floor(1000.0 * (double)part / (double)whole) / 10.0;
+}
+
+static json_int_t
+dash_geti(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_real(v))
+		return (json_int_t)json_real_value(v);
+	return 0;
+}
+
+static const char *
+dash_gets(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* Adds pass_pct, spf_aligned_pct, dkim_aligned_pct, fail_pct to `o`. */
+static void
+dash_add_pcts(json_t *o)
+{
+	json_int_t m = dash_geti(o, "messages");
+
+	json_object_set_new(o, "pass_pct", json_real(dash_pct(dash_geti(o, "pass"), m)));
+	if (json_object_get(o, "spf_aligned"))
+		json_object_set_new(o, "spf_aligned_pct",
+		    json_real(dash_pct(dash_geti(o, "spf_aligned"), m)));
+	if (json_object_get(o, "dkim_aligned"))
+		json_object_set_new(o, "dkim_aligned_pct",
+		    json_real(dash_pct(dash_geti(o, "dkim_aligned"), m)));
+}
+
+/* ---- filters ------------------------------------------------------------ */
+
+#define STATS_COLS \
+	"sum(messages) AS messages," \
+	" sum(CASE WHEN " PASS_EXPR " THEN messages ELSE 0 END) AS pass," \
+	" sum(CASE WHEN " PASS_EXPR " THEN 0 ELSE messages END) AS fail," \
+	" sum(CASE WHEN spf_eval='pass' THEN messages ELSE 0 END) AS spf_aligned," \
+	" sum(CASE WHEN dkim_eval='pass' THEN messages ELSE 0 END) AS dkim_aligned"
+
+/* WHERE for `daily`; `skip_domain` when the caller groups by domain. */
+static void
+dash_daily_where(struct qb *b, const struct query *q)
+{
+	qb_add(b, " WHERE 1=1");
+	if (q->domain) {
+		qb_add(b, " AND policy_domain=");
+		qb_text(b, q->domain);
+	}
+	if (q->since) {
+		qb_add(b, " AND day>=");
+		qb_int(b, q->since - QUERY_DASH_MIDPOINT);
+	}
+	if (q->until) {
+		qb_add(b, " AND day<");
+		qb_int(b, q->until - QUERY_DASH_MIDPOINT);
+	}
+	if (q->reporter) {
+		qb_add(b, " AND org_name=");
+		qb_text(b, q->reporter);
+	}
+	if (q->source_ip) {
+		qb_add(b, " AND source_ip=");
+		qb_text(b, q->source_ip);
+	}
+	if (q->result && strcmp(q->result, "pass") == 0)
+		qb_add(b, " AND " PASS_EXPR);
+	else if (q->result && strcmp(q->result, "fail") == 0)
+		qb_add(b, " AND NOT " PASS_EXPR);
+}
+
+/* Conditions on reports p (alias) for overlap with the range and filters. */
+static void
+dash_reports_where(struct qb *b, const struct query *q, const char *alias)
+{
+	if (q->domain) {
+		qb_add(b, " AND %s.policy_domain=", alias);
+		qb_text(b, q->domain);
+	}
+	if (q->reporter) {
+		qb_add(b, " AND %s.org_name=", alias);
+		qb_text(b, q->reporter);
+	}
+	if (q->until) {
+		qb_add(b, " AND %s.begin_ts<", alias);
+		qb_int(b, q->until);
+	}
+	if (q->since) {
+		qb_add(b, " AND %s.end_ts>", alias);
+		qb_int(b, q->since);
+	}
+}
+
+static int
+dash_limit(const struct query *q)
+{
+	if (q->limit <= 0)
+		return LIST_DEFAULT;
+	return q->limit > LIST_MAX ? LIST_MAX : q->limit;
+}
+
+static int
+dash_valid_result(const struct query *q, struct query_dash_err *err)
+{
+	if (q->result && strcmp(q->result, "pass") != 0 && strcmp(q->result, "fail") != 0) {
+		dash_seterr(err, QUERY_DASH_BAD, "result must be pass or fail");
+		return 0;
+	}
+	if (q->since && q->until && q->since >= q->until) {
+		dash_seterr(err, QUERY_DASH_BAD, "since must be before until");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- prepare ------------------------------------------------------------ */
+
+int
+query_dash_prepare(struct store *st, struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+
+	if (db == NULL)
+		return -1;
+	if (sqlite3_db_readonly(db, "main") == 1)
+		return 0;
+	/* The overview and the per-reporter numbers group the whole date range
+	 * by domain / reporter: a covering index lets SQLite read 40-byte index
+	 * entries instead of table rows.  (Ask the store owner to make this a
+	 * migration.) */
+	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS daily_dash ON daily(day, "
+	    "policy_domain, org_name, dkim_eval, spf_eval, disposition, messages)",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		dash_dberr(err, db, sqlite3_errcode(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- meta --------------------------------------------------------------- */
+
+json_t *
+query_dash_meta(struct store *st, int64_t now, struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	json_t *out, *domains, *reporters, *extent;
+
+	if (db == NULL)
+		return NULL;
+	qb_add(&b, "SELECT policy_domain AS domain, count(*) AS reports,"
+	    " min(begin_ts) AS first, max(begin_ts) AS last FROM reports"
+	    " GROUP BY policy_domain ORDER BY policy_domain");
+	if ((domains = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT org_name AS reporter, count(*) AS reports,"
+	    " max(begin_ts) AS last FROM reports GROUP BY org_name ORDER BY org_name");
+	if ((reporters = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(domains);
+		return NULL;
+	}
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT (SELECT min(day) FROM daily) AS first_day,"
+	    " (SELECT max(day) FROM daily) AS last_day,"
+	    " (SELECT count(*) FROM ledger) AS ledger_rows");
+	extent = dash_query_rows(db, &b, err);
+	if (extent == NULL) {
+		json_decref(domains);
+		json_decref(reporters);
+		return NULL;
+	}
+	out = json_pack("{s:o, s:o, s:O, s:I, s:s}", "domains", domains, "reporters", reporters,
+	    "extent", json_array_get(extent, 0), "now", (json_int_t)now,
+	    "version", DMARCSTAT_VERSION);
+	json_decref(extent);
+	return out;
+}
+
+/* ---- overview ------------------------------------------------------------ */
+
+static json_t *
+dash_policy_latest(sqlite3 *db, const char *domain, int64_t until, struct query_dash_err *err)
+{
+	struct qb b = {0};
+	json_t *rows, *v;
+
+	qb_add(&b, "SELECT p, sp, np, pct, testing, adkim, aspf, begin_ts AS seen"
+	    " FROM reports WHERE policy_domain=");
+	qb_text(&b, domain);
+	if (until) {
+		qb_add(&b, " AND begin_ts<");
+		qb_int(&b, until);
+	}
+	qb_add(&b, " ORDER BY begin_ts DESC, id DESC LIMIT 1");
+	if ((rows = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	v = json_array_size(rows) ? json_incref(json_array_get(rows, 0)) : json_null();
+	json_decref(rows);
+	return v;
+}
+
+/* Per-day [day, messages, pass] for the last 30 days up to q->until. */
+static json_t *
+dash_spark(sqlite3 *db, const struct query *q, const char *domain, int64_t now,
+    struct query_dash_err *err)
+{
+	struct query sq = *q;
+	struct qb b = {0};
+	sqlite3_stmt *stmt;
+	json_t *a;
+	int rc;
+
+	sq.domain = domain;
+	sq.until = q->until ? q->until : now;
+	sq.since = sq.until - 30 * DAY;
+	if (q->since > sq.since)
+		sq.since = q->since;
+	qb_add(&b, "SELECT day, sum(messages), sum(CASE WHEN " PASS_EXPR
+	    " THEN messages ELSE 0 END) FROM daily");
+	dash_daily_where(&b, &sq);
+	qb_add(&b, " GROUP BY day ORDER BY day");
+	if ((stmt = qb_prepare(db, &b, err)) == NULL)
+		return NULL;
+	a = json_array();
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("[I,I,I]",
+		    (json_int_t)sqlite3_column_int64(stmt, 0),
+		    (json_int_t)sqlite3_column_int64(stmt, 1),
+		    (json_int_t)sqlite3_column_int64(stmt, 2)));
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		dash_dberr(err, db, rc);
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Plain-language status: a catalog key plus parameters and a level. */
+static json_t *
+dash_status(const json_t *d)
+{
+	json_int_t m = dash_geti(d, "messages");
+	json_int_t fs = dash_geti(d, "fail_sources");
+	double pp = json_real_value(json_object_get(d, "pass_pct"));
+	const char *level = pp >= 98.0 ? "ok" : pp >= 90.0 ? "warn" : "bad";
+
+	if (m == 0)
+		return json_pack("{s:s, s:{}, s:s}", "key", "status.no_data", "params",
+		    "level", "none");
+	if (fs == 0)
+		return json_pack("{s:s, s:{s:f}, s:s}", "key", "status.all_pass", "params",
+		    "pass_pct", pp, "level", "ok");
+	return json_pack("{s:s, s:{s:I, s:f}, s:s}", "key", "status.failing_sources",
+	    "params", "sources", fs, "pass_pct", pp, "level", level);
+}
+
+json_t *
+query_dash_overview(struct store *st, const struct query *q, int64_t now,
+    struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	json_t *rows, *known, *out, *byname, *tot;
+	size_t i;
+	json_t *d;
+	json_int_t tm = 0, tp = 0, tf = 0;
+
+	if (db == NULL || !dash_valid_result(q, err))
+		return NULL;
+	qb_add(&b, "SELECT policy_domain AS domain, " STATS_COLS ","
+	    " count(DISTINCT CASE WHEN NOT " PASS_EXPR " THEN source_ip END) AS fail_sources,"
+	    " count(DISTINCT source_ip) AS sources FROM daily");
+	dash_daily_where(&b, q);
+	qb_add(&b, " GROUP BY policy_domain");
+	if ((rows = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	/* Domains with reports but no messages in range are listed too. */
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT DISTINCT policy_domain AS domain FROM reports");
+	if (q->domain) {
+		qb_add(&b, " WHERE policy_domain=");
+		qb_text(&b, q->domain);
+	}
+	if ((known = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(rows);
+		return NULL;
+	}
+	byname = json_object();
+	json_array_foreach(rows, i, d)
+		json_object_set(byname, dash_gets(d, "domain"), d);
+	json_array_foreach(known, i, d) {
+		const char *name = dash_gets(d, "domain");
+
+		if (name && json_object_get(byname, name) == NULL) {
+			json_t *z = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+			    "domain", name, "messages", 0, "pass", 0, "fail", 0,
+			    "spf_aligned", 0, "dkim_aligned", 0, "fail_sources", 0, "sources", 0);
+
+			json_array_append_new(rows, z);
+			json_object_set(byname, name, z);
+		}
+	}
+	json_decref(known);
+	json_decref(byname);
+	json_array_foreach(rows, i, d) {
+		json_t *pol, *spark;
+		const char *name = dash_gets(d, "domain");
+
+		dash_add_pcts(d);
+		tm += dash_geti(d, "messages");
+		tp += dash_geti(d, "pass");
+		tf += dash_geti(d, "fail");
+		if ((pol = dash_policy_latest(db, name, q->until, err)) == NULL ||
+		    (spark = dash_spark(db, q, name, now, err)) == NULL) {
+			json_decref(pol);
+			json_decref(rows);
+			return NULL;
+		}
+		json_object_set_new(d, "policy", pol);
+		json_object_set_new(d, "spark", spark);
+		json_object_set_new(d, "status", dash_status(d));
+	}
+	tot = json_pack("{s:I, s:I, s:I, s:f, s:I}", "messages", tm, "pass", tp, "fail", tf,
+	    "pass_pct", dash_pct(tp, tm), "domains", (json_int_t)json_array_size(rows));
+	out = json_pack("{s:o, s:o}", "domains", rows, "totals", tot);
+	return out;
+}
+
+/* ---- domain ---------------------------------------------------------------- */
+
+/* Columnar per-day series for uPlot: days[] and one array per stack. */
+static json_t *
+dash_series(sqlite3 *db, const struct query *q, struct query_dash_err *err)
+{
+	struct qb b = {0};
+	sqlite3_stmt *stmt;
+	json_t *days = json_array(), *pass = json_array(), *fnone = json_array(),
+	    *fq = json_array(), *fr = json_array();
+	int rc;
+
+	qb_add(&b, "SELECT day,"
+	    " sum(CASE WHEN " PASS_EXPR " THEN messages ELSE 0 END),"
+	    " sum(CASE WHEN NOT " PASS_EXPR " AND disposition NOT IN ('quarantine','reject')"
+	    " THEN messages ELSE 0 END),"
+	    " sum(CASE WHEN NOT " PASS_EXPR " AND disposition='quarantine' THEN messages ELSE 0 END),"
+	    " sum(CASE WHEN NOT " PASS_EXPR " AND disposition='reject' THEN messages ELSE 0 END)"
+	    " FROM daily");
+	dash_daily_where(&b, q);
+	qb_add(&b, " GROUP BY day ORDER BY day");
+	if ((stmt = qb_prepare(db, &b, err)) == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		json_array_append_new(days, json_integer(sqlite3_column_int64(stmt, 0)));
+		json_array_append_new(pass, json_integer(sqlite3_column_int64(stmt, 1)));
+		json_array_append_new(fnone, json_integer(sqlite3_column_int64(stmt, 2)));
+		json_array_append_new(fq, json_integer(sqlite3_column_int64(stmt, 3)));
+		json_array_append_new(fr, json_integer(sqlite3_column_int64(stmt, 4)));
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		dash_dberr(err, db, rc);
+		goto fail;
+	}
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "days", days, "pass", pass,
+	    "fail_none", fnone, "fail_quarantine", fq, "fail_reject", fr);
+fail:
+	json_decref(days);
+	json_decref(pass);
+	json_decref(fnone);
+	json_decref(fq);
+	json_decref(fr);
+	return NULL;
+}
+
+static json_t *
+dash_top(sqlite3 *db, const struct query *q, const char *col, int limit,
+    struct query_dash_err *err)
+{
+	struct qb b = {0};
+	json_t *rows, *r;
+	size_t i;
+	int is_ip = strcmp(col, "source_ip") == 0;
+
+	if (is_ip)
+		qb_add(&b, "SELECT t.*, i.ptr AS hostname, i.country, i.as_name FROM (");
+	qb_add(&b, "SELECT %s AS %s, " STATS_COLS " FROM daily", col, is_ip ? "ip" : "reporter");
+	dash_daily_where(&b, q);
+	qb_add(&b, " GROUP BY %s ORDER BY messages DESC, %s LIMIT ", col, col);
+	qb_int(&b, limit);
+	if (is_ip)
+		qb_add(&b, ") t LEFT JOIN ip_info i ON i.ip=t.ip ORDER BY t.messages DESC, t.ip");
+	if ((rows = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	json_array_foreach(rows, i, r)
+		dash_add_pcts(r);
+	return rows;
+}
+
+static json_t *
+dash_policy_history(sqlite3 *db, const struct query *q, struct query_dash_err *err)
+{
+	struct qb b = {0};
+
+	qb_add(&b, "SELECT p, sp, np, pct, testing, adkim, aspf, min(begin_ts) AS first,"
+	    " max(end_ts) AS last, count(*) AS reports FROM reports WHERE policy_domain=");
+	qb_text(&b, q->domain);
+	qb_add(&b, " GROUP BY p, sp, np, pct, testing, adkim, aspf ORDER BY first DESC LIMIT 20");
+	return dash_query_rows(db, &b, err);
+}
+
+static void
+dash_advise(json_t *adv, const char *key, json_t *params, const char *level)
+{
+	json_array_append_new(adv, json_pack("{s:s, s:o, s:s}", "key", key, "params",
+	    params ? params : json_object(), "level", level));
+}
+
+/*
+ * "What to do next", in order of importance.  The rules follow the usual
+ * path to enforcement: fix your own failing senders first (aligned DKIM
+ * preferred; never add a forwarder's IPs to SPF), then p=quarantine, then
+ * p=reject, with pct=100 and without t=y.
+ */
+static json_t *
+dash_advice(const json_t *tot, const json_t *pol, const json_t *top_fail, const char *domain)
+{
+	json_t *adv = json_array();
+	json_int_t m = dash_geti(tot, "messages");
+	double pp = dash_pct(dash_geti(tot, "pass"), m);
+	double spf = dash_pct(dash_geti(tot, "spf_aligned"), m);
+	double dkim = dash_pct(dash_geti(tot, "dkim_aligned"), m);
+	const char *p = json_is_object(pol) ? dash_gets(pol, "p") : NULL;
+	const char *t = json_is_object(pol) ? dash_gets(pol, "testing") : NULL;
+	json_int_t pct = json_is_object(pol) && json_is_integer(json_object_get(pol, "pct")) ?
+	    dash_geti(pol, "pct") : 100;
+	size_t i, shown = 0;
+	json_t *s;
+
+	if (m == 0) {
+		dash_advise(adv, "advice.no_data", json_pack("{s:s}", "domain", domain), "info");
+		return adv;
+	}
+	json_array_foreach(top_fail, i, s) {
+		json_int_t f = dash_geti(s, "fail");
+
+		if (shown >= 3 || f * 100 < m)    /* sources with >= 1 % of the mail */
+			break;
+		dash_advise(adv, "advice.check_source", json_pack("{s:O, s:O, s:I, s:f}",
+		    "ip", json_object_get(s, "ip"), "hostname", json_object_get(s, "hostname"),
+		    "fail", f, "fail_pct", dash_pct(f, m)), "warn");
+		shown++;
+	}
+	if (json_array_size(top_fail) > shown && json_array_size(top_fail) >= 5)
+		dash_advise(adv, "advice.small_failures", json_pack("{s:I}", "sources",
+		    (json_int_t)json_array_size(top_fail) - (json_int_t)shown), "info");
+	if (dkim + 5.0 < spf)
+		dash_advise(adv, "advice.enable_dkim", json_pack("{s:f, s:f}", "dkim_pct", dkim,
+		    "spf_pct", spf), "warn");
+	if (p == NULL)
+		dash_advise(adv, "advice.no_policy", NULL, "warn");
+	else if (strcmp(p, "none") == 0)
+		dash_advise(adv, pp >= 98.0 ? "advice.move_quarantine" : "advice.fix_before_enforce",
+		    json_pack("{s:f}", "pass_pct", pp), pp >= 98.0 ? "action" : "warn");
+	else if (strcmp(p, "quarantine") == 0)
+		dash_advise(adv, pp >= 99.0 ? "advice.move_reject" : "advice.fix_before_reject",
+		    json_pack("{s:f}", "pass_pct", pp), pp >= 99.0 ? "action" : "warn");
+	if (p != NULL && strcmp(p, "none") != 0 && pct < 100)
+		dash_advise(adv, "advice.raise_pct", json_pack("{s:I}", "pct", pct), "action");
+	if (t != NULL && strcmp(t, "y") == 0)
+		dash_advise(adv, "advice.testing_flag", NULL, "action");
+	if (p != NULL && strcmp(p, "reject") == 0 && pct >= 100 && pp >= 98.0)
+		dash_advise(adv, "advice.keep_watching", json_pack("{s:f}", "pass_pct", pp), "ok");
+	return adv;
+}
+
+json_t *
+query_dash_domain(struct store *st, const struct query *q, int64_t now,
+    struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	struct query fq;
+	json_t *tot = NULL, *series = NULL, *hist = NULL, *srcs = NULL, *reps = NULL,
+	    *pol = NULL, *fails = NULL, *rows, *out;
+
+	if (db == NULL || !dash_valid_result(q, err))
+		return NULL;
+	if (q->domain == NULL || q->domain[0] == '\0') {
+		dash_seterr(err, QUERY_DASH_BAD, "domain is required");
+		return NULL;
+	}
+	qb_add(&b, "SELECT " STATS_COLS ","
+	    " sum(CASE WHEN NOT " PASS_EXPR " AND disposition='quarantine' THEN messages ELSE 0 END)"
+	    " AS quarantined,"
+	    " sum(CASE WHEN NOT " PASS_EXPR " AND disposition='reject' THEN messages ELSE 0 END)"
+	    " AS rejected,"
+	    " count(DISTINCT source_ip) AS sources, count(DISTINCT org_name) AS reporters"
+	    " FROM daily");
+	dash_daily_where(&b, q);
+	if ((rows = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	tot = json_incref(json_array_get(rows, 0));
+	json_decref(rows);
+	/* sum() over no rows is NULL: make the totals zeros. */
+	{
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(tot, k, v)
+			if (json_is_null(v))
+				json_object_set_new(tot, k, json_integer(0));
+	}
+	dash_add_pcts(tot);
+	fq = *q;
+	fq.result = "fail";
+	if ((series = dash_series(db, q, err)) == NULL ||
+	    (hist = dash_policy_history(db, q, err)) == NULL ||
+	    (srcs = dash_top(db, q, "source_ip", 10, err)) == NULL ||
+	    (reps = dash_top(db, q, "org_name", 10, err)) == NULL ||
+	    (pol = dash_policy_latest(db, q->domain, q->until, err)) == NULL ||
+	    (fails = dash_top(db, &fq, "source_ip", 50, err)) == NULL)
+		goto fail;
+	out = json_pack("{s:s, s:O, s:o, s:o, s:o, s:o, s:O, s:o, s:I}", "domain", q->domain,
+	    "totals", tot, "series", series, "policy_history", hist, "top_sources", srcs,
+	    "top_reporters", reps, "policy", pol,
+	    "advice", dash_advice(tot, pol, fails, q->domain), "now", (json_int_t)now);
+	json_decref(tot);
+	json_decref(pol);
+	json_decref(fails);
+	return out;
+fail:
+	json_decref(tot);
+	json_decref(series);
+	json_decref(hist);
+	json_decref(srcs);
+	json_decref(reps);
+	json_decref(pol);
+	return NULL;
+}
+
+/* ---- sources --------------------------------------------------------------- */
+
+static const char *
+dash_sources_order(const char *sort)
+{
+	static const char *const map[][2] = {
+		{"ip", "s.ip"}, {"messages", "s.messages"}, {"fail", "s.fail"},
+		{"pass_pct", "CAST(s.pass AS REAL)/s.messages"}, {"hostname", "i.ptr"},
+		{"reporters", "s.reporters"}, {NULL, NULL}};
+
+	if (sort == NULL)
+		return "s.messages";
+	for (int i = 0; map[i][0]; i++)
+		if (strcmp(sort, map[i][0]) == 0)
+			return map[i][1];
+	return NULL;
+}
+
+/* envelope_from values, DKIM domain/selectors and SPF domains seen from one
+ * IP, from its newest SAMPLE_RECORDS records in range. */
+static int
+dash_source_ids(sqlite3 *db, const struct query *q, json_t *row, struct query_dash_err *err)
+{
+	struct qb b = {0};
+	sqlite3_stmt *stmt;
+	json_t *env = json_array(), *dkim = json_array(), *spf = json_array();
+	int rc;
+
+	qb_add(&b, "WITH r AS (SELECT r.id, r.envelope_from FROM records r JOIN reports p"
+	    " ON p.id=r.report WHERE r.source_ip=");
+	qb_text(&b, dash_gets(row, "ip"));
+	dash_reports_where(&b, q, "p");
+	qb_add(&b, " ORDER BY r.id DESC LIMIT %d)"
+	    " SELECT * FROM (SELECT DISTINCT 'e', envelope_from, NULL FROM r"
+	    "  WHERE envelope_from IS NOT NULL AND envelope_from<>'' LIMIT 5)"
+	    " UNION ALL SELECT * FROM (SELECT DISTINCT 'd', d.domain, d.selector FROM record_dkim d"
+	    "  WHERE d.record IN (SELECT id FROM r) LIMIT 8)"
+	    " UNION ALL SELECT * FROM (SELECT DISTINCT 's', s.domain, NULL FROM record_spf s"
+	    "  WHERE s.record IN (SELECT id FROM r) LIMIT 5)", SAMPLE_RECORDS);
+	if ((stmt = qb_prepare(db, &b, err)) == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(stmt, 0);
+		json_t *v = dash_col(stmt, 1);
+
+		if (k[0] == 'e')
+			json_array_append_new(env, v);
+		else if (k[0] == 's')
+			json_array_append_new(spf, v);
+		else
+			json_array_append_new(dkim, json_pack("{s:o, s:o}", "domain", v,
+			    "selector", dash_col(stmt, 2)));
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		dash_dberr(err, db, rc);
+		goto fail;
+	}
+	json_object_set_new(row, "envelope_from", env);
+	json_object_set_new(row, "dkim", dkim);
+	json_object_set_new(row, "spf_domains", spf);
+	return 0;
+fail:
+	json_decref(env);
+	json_decref(dkim);
+	json_decref(spf);
+	return -1;
+}
+
+/* "a.example,b.example" (group_concat) -> ["a.example", ...] (first 5). */
+static void
+dash_split_list(json_t *row, const char *from, const char *to)
+{
+	const char *s = dash_gets(row, from);
+	json_t *a = json_array();
+	int more = 0;
+
+	while (s && *s) {
+		const char *c = strchr(s, ',');
+		size_t n = c ? (size_t)(c - s) : strlen(s);
+
+		if (json_array_size(a) < 5)
+			json_array_append_new(a, dash_str(s, n));
+		else
+			more++;
+		s = c ? c + 1 : NULL;
+	}
+	json_object_del(row, from);
+	json_object_set_new(row, to, a);
+	json_object_set_new(row, "header_from_more", json_integer(more));
+}
+
+json_t *
+query_dash_sources(struct store *st, const struct query *q, int only_failures,
+    struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	const char *order;
+	json_t *rows, *r;
+	json_int_t total = 0;
+	size_t i;
+
+	if (db == NULL || !dash_valid_result(q, err))
+		return NULL;
+	if ((order = dash_sources_order(q->sort)) == NULL) {
+		dash_seterr(err, QUERY_DASH_BAD, "sort must be one of ip messages fail pass_pct "
+		    "hostname reporters");
+		return NULL;
+	}
+	qb_add(&b, "SELECT s.*, i.ptr AS hostname, i.fcrdns, i.country, i.asn, i.as_name,"
+	    " i.service, count(*) OVER () AS _total FROM (SELECT source_ip AS ip, " STATS_COLS ","
+	    " sum(CASE WHEN NOT " PASS_EXPR " AND disposition='quarantine' THEN messages ELSE 0 END)"
+	    " AS quarantined,"
+	    " sum(CASE WHEN NOT " PASS_EXPR " AND disposition='reject' THEN messages ELSE 0 END)"
+	    " AS rejected,"
+	    " count(DISTINCT org_name) AS reporters, group_concat(DISTINCT header_from) AS _hf"
+	    " FROM daily");
+	dash_daily_where(&b, q);
+	qb_add(&b, " GROUP BY source_ip%s) s LEFT JOIN ip_info i ON i.ip=s.ip ORDER BY %s %s,"
+	    " s.ip LIMIT ", only_failures ? " HAVING fail>0" : "", order, q->desc ? "DESC" : "ASC");
+	qb_int(&b, dash_limit(q));
+	qb_add(&b, " OFFSET ");
+	qb_int(&b, q->offset > 0 ? q->offset : 0);
+	{
+		sqlite3_stmt *stmt = qb_prepare(db, &b, err);
+		int rc;
+
+		if (stmt == NULL)
+			return NULL;
+		rows = json_array();
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			json_t *row = dash_row(stmt);
+			int n = sqlite3_column_count(stmt);
+
+			for (int c = 0; c < n; c++) {
+				const char *name = sqlite3_column_name(stmt, c);
+
+				if (strcmp(name, "_total") == 0)
+					total = sqlite3_column_int64(stmt, c);
+				else if (strcmp(name, "_hf") == 0)
+					json_object_set_new(row, "_hf", dash_col(stmt, c));
+			}
+			json_array_append_new(rows, row);
+		}
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_DONE) {
+			dash_dberr(err, db, rc);
+			json_decref(rows);
+			return NULL;
+		}
+	}
+	json_array_foreach(rows, i, r) {
+		dash_add_pcts(r);
+		dash_split_list(r, "_hf", "header_from");
+		if (dash_source_ids(db, q, r, err) < 0) {
+			json_decref(rows);
+			return NULL;
+		}
+	}
+	return json_pack("{s:o, s:I, s:i, s:i}", "sources", rows, "total", total,
+	    "limit", dash_limit(q), "offset", q->offset > 0 ? q->offset : 0);
+}
+
+#define RECORD_COLS \
+	"r.id, r.source_ip AS ip, r.count, r.disposition, r.dkim_eval, r.spf_eval, r.dmarc," \
+	" r.header_from, r.envelope_from, r.envelope_to," \
+	" (SELECT json_group_array(json_object('domain',domain,'selector',selector," \
+	"  'result',result,'human_result',human_result)) FROM record_dkim WHERE record=r.id) AS dkim," \
+	" (SELECT json_group_array(json_object('domain',domain,'scope',scope,'result',result," \
+	"  'human_result',human_result)) FROM record_spf WHERE record=r.id) AS spf," \
+	" (SELECT json_group_array(json_object('type',type,'comment',comment))" \
+	"  FROM record_reasons WHERE record=r.id) AS reasons"
+
+json_t *
+query_dash_source_records(struct store *st, const struct query *q,
+    struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	json_t *rows, *info;
+
+	if (db == NULL || !dash_valid_result(q, err))
+		return NULL;
+	if (q->source_ip == NULL || q->source_ip[0] == '\0') {
+		dash_seterr(err, QUERY_DASH_BAD, "source IP is required");
+		return NULL;
+	}
+	qb_add(&b, "SELECT " RECORD_COLS ", p.id AS report, p.org_name AS reporter,"
+	    " p.report_id, p.policy_domain AS domain, p.begin_ts, p.end_ts"
+	    " FROM records r JOIN reports p ON p.id=r.report WHERE r.source_ip=");
+	qb_text(&b, q->source_ip);
+	dash_reports_where(&b, q, "p");
+	if (q->result && strcmp(q->result, "fail") == 0)
+		qb_add(&b, " AND r.dmarc<>'pass'");
+	else if (q->result)
+		qb_add(&b, " AND r.dmarc='pass'");
+	qb_add(&b, " ORDER BY p.begin_ts DESC, r.id DESC LIMIT ");
+	qb_int(&b, dash_limit(q));
+	qb_add(&b, " OFFSET ");
+	qb_int(&b, q->offset > 0 ? q->offset : 0);
+	if ((rows = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT ip, ptr AS hostname, ptr_status, fcrdns, base_domain, asn, as_name,"
+	    " country, service FROM ip_info WHERE ip=");
+	qb_text(&b, q->source_ip);
+	if ((info = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(rows);
+		return NULL;
+	}
+	return json_pack("{s:s, s:O, s:o}", "ip", q->source_ip, "info",
+	    json_array_size(info) ? json_array_get(info, 0) : json_null(), "records", rows);
+}
+
+/* ---- reporters ------------------------------------------------------------- */
+
+json_t *
+query_dash_reporters(struct store *st, const struct query *q, int64_t now,
+    struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	json_t *reps, *msgs, *byname, *r;
+	size_t i;
+
+	if (db == NULL || !dash_valid_result(q, err))
+		return NULL;
+	/* Reports and the last report date ignore the range's end so that a
+	 * reporter which stopped sending is visible as silent. */
+	qb_add(&b, "SELECT p.org_name AS reporter, max(p.email) AS email,"
+	    " sum(CASE WHEN 1=1");
+	if (q->since) {
+		qb_add(&b, " AND p.end_ts>");
+		qb_int(&b, q->since);
+	}
+	if (q->until) {
+		qb_add(&b, " AND p.begin_ts<");
+		qb_int(&b, q->until);
+	}
+	qb_add(&b, " THEN 1 ELSE 0 END) AS reports, max(p.end_ts) AS last_end,"
+	    " max(p.begin_ts) AS last_begin, count(DISTINCT p.policy_domain) AS domains"
+	    " FROM reports p WHERE 1=1");
+	if (q->domain) {
+		qb_add(&b, " AND p.policy_domain=");
+		qb_text(&b, q->domain);
+	}
+	if (q->reporter) {
+		qb_add(&b, " AND p.org_name=");
+		qb_text(&b, q->reporter);
+	}
+	qb_add(&b, " GROUP BY p.org_name");
+	if ((reps = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT org_name AS reporter, " STATS_COLS " FROM daily");
+	dash_daily_where(&b, q);
+	qb_add(&b, " GROUP BY org_name");
+	if ((msgs = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(reps);
+		return NULL;
+	}
+	byname = json_object();
+	json_array_foreach(msgs, i, r)
+		json_object_set(byname, dash_gets(r, "reporter"), r);
+	json_array_foreach(reps, i, r) {
+		json_t *m = json_object_get(byname, dash_gets(r, "reporter"));
+		json_int_t last = dash_geti(r, "last_end");
+		static const char *const keys[] = {"messages", "pass", "fail", "spf_aligned",
+			"dkim_aligned", NULL};
+
+		for (int k = 0; keys[k]; k++)
+			json_object_set_new(r, keys[k], json_integer(m ? dash_geti(m, keys[k]) : 0));
+		dash_add_pcts(r);
+		json_object_set_new(r, "silent_days", json_integer(now > last ? (now - last) / DAY : 0));
+		json_object_set_new(r, "silent", json_boolean(now - last > SILENT_DAYS * DAY));
+	}
+	json_decref(byname);
+	json_decref(msgs);
+	/* Most messages first, then by name. */
+	{
+		size_t n = json_array_size(reps);
+		json_t **v = calloc(n ? n : 1, sizeof(*v));
+		json_t *sorted = json_array();
+
+		for (i = 0; i < n; i++)
+			v[i] = json_array_get(reps, i);
+		for (i = 1; i < n; i++) {
+			json_t *x = v[i];
+			size_t j = i;
+
+			while (j > 0 && dash_geti(v[j - 1], "messages") < dash_geti(x, "messages")) {
+				v[j] = v[j - 1];
+				j--;
+			}
+			v[j] = x;
+		}
+		for (i = 0; i < n; i++)
+			json_array_append(sorted, v[i]);
+		free(v);
+		json_decref(reps);
+		reps = sorted;
+	}
+	return json_pack("{s:o, s:I, s:i}", "reporters", reps, "now", (json_int_t)now,
+	    "silent_after_days", SILENT_DAYS);
+}
+
+/* ---- reports ----------------------------------------------------------------- */
+
+static void
+dash_reports_filter(struct qb *b, const struct query *q)
+{
+	qb_add(b, " WHERE 1=1");
+	dash_reports_where(b, q, "p");
+	if (q->source_ip) {
+		qb_add(b, " AND EXISTS (SELECT 1 FROM records r WHERE r.report=p.id AND r.source_ip=");
+		qb_text(b, q->source_ip);
+		qb_add(b, ")");
+	}
+	if (q->result && strcmp(q->result, "fail") == 0)
+		qb_add(b, " AND EXISTS (SELECT 1 FROM records r WHERE r.report=p.id AND r.dmarc<>'pass')");
+	else if (q->result)
+		qb_add(b, " AND EXISTS (SELECT 1 FROM records r WHERE r.report=p.id AND r.dmarc='pass')");
+}
+
+json_t *
+query_dash_reports(struct store *st, const struct query *q, struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	json_t *rows, *cnt;
+	json_int_t total;
+
+	if (db == NULL || !dash_valid_result(q, err))
+		return NULL;
+	qb_add(&b, "SELECT p.id, p.org_name AS reporter, p.email, p.report_id, p.policy_domain AS domain,"
+	    " p.begin_ts, p.end_ts, p.n_records AS records, p.msg_total AS messages, p.p,"
+	    " p.imported_at, p.raw_id IS NOT NULL AS has_raw,"
+	    " coalesce(json_array_length(p.warnings),0) AS n_warnings,"
+	    " coalesce(json_array_length(p.errors),0) AS n_errors,"
+	    " (SELECT coalesce(sum(r.count),0) FROM records r WHERE r.report=p.id AND r.dmarc<>'pass')"
+	    " AS fail FROM reports p");
+	dash_reports_filter(&b, q);
+	qb_add(&b, " ORDER BY p.begin_ts DESC, p.id DESC LIMIT ");
+	qb_int(&b, dash_limit(q));
+	qb_add(&b, " OFFSET ");
+	qb_int(&b, q->offset > 0 ? q->offset : 0);
+	if ((rows = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT count(*) AS n FROM reports p");
+	dash_reports_filter(&b, q);
+	if ((cnt = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(rows);
+		return NULL;
+	}
+	total = dash_geti(json_array_get(cnt, 0), "n");
+	json_decref(cnt);
+	return json_pack("{s:o, s:I, s:i, s:i}", "reports", rows, "total", total,
+	    "limit", dash_limit(q), "offset", q->offset > 0 ? q->offset : 0);
+}
+
+json_t *
+query_dash_report(struct store *st, int64_t id, int limit, int offset,
+    struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+	json_t *meta, *recs, *ledger, *out;
+	struct query lq = {.limit = limit};
+
+	if (db == NULL)
+		return NULL;
+	qb_add(&b, "SELECT id, kind, org_name AS reporter, org_name_raw, email, extra_contact,"
+	    " report_id, report_id_raw, policy_domain AS domain, begin_ts, end_ts, version,"
+	    " xml_namespace, generator, errors, warnings, p, sp, np, pct, adkim, aspf, fo,"
+	    " testing, discovery_method, n_records AS records, msg_total AS messages,"
+	    " content_hash, raw_id IS NOT NULL AS has_raw, imported_at,"
+	    " (SELECT coalesce(sum(count),0) FROM records WHERE report=reports.id"
+	    "  AND dmarc<>'pass') AS fail"
+	    " FROM reports WHERE id=");
+	qb_int(&b, id);
+	if ((meta = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	if (json_array_size(meta) == 0) {
+		json_decref(meta);
+		dash_seterr(err, QUERY_DASH_NOT_FOUND, "no report %lld", (long long)id);
+		return NULL;
+	}
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT " RECORD_COLS ", i.ptr AS hostname FROM records r"
+	    " LEFT JOIN ip_info i ON i.ip=r.source_ip WHERE r.report=");
+	qb_int(&b, id);
+	qb_add(&b, " ORDER BY r.count DESC, r.id LIMIT ");
+	qb_int(&b, dash_limit(&lq));
+	qb_add(&b, " OFFSET ");
+	qb_int(&b, offset > 0 ? offset : 0);
+	if ((recs = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(meta);
+		return NULL;
+	}
+	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT id, ts, source, input, member, status, reason FROM ledger"
+	    " WHERE report=");
+	qb_int(&b, id);
+	qb_add(&b, " ORDER BY id LIMIT 20");
+	if ((ledger = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(meta);
+		json_decref(recs);
+		return NULL;
+	}
+	out = json_pack("{s:O, s:o, s:o, s:i, s:i}", "report", json_array_get(meta, 0),
+	    "records", recs, "ledger", ledger, "limit", dash_limit(&lq),
+	    "offset", offset > 0 ? offset : 0);
+	json_decref(meta);
+	return out;
+}
+
+/* ---- ledger ------------------------------------------------------------------- */
+
+static const char *const dash_statuses[] = {"imported", "duplicate", "rejected",
+	"not-a-report", "unsupported", "error", NULL};
+
+#define LEDGER_COLS "id, ts, source, input, member, size, status, reason, kind, report"
+
+json_t *
+query_dash_ledger(struct store *st, const struct query *q, const char *status,
+    struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0}, w = {0};
+	json_t *rows, *counts, *byst, *r;
+	json_int_t total = 0;
+	size_t i;
+	int ok = status == NULL;
+
+	if (db == NULL)
+		return NULL;
+	for (int k = 0; status && dash_statuses[k]; k++)
+		ok |= strcmp(status, dash_statuses[k]) == 0;
+	if (!ok) {
+		dash_seterr(err, QUERY_DASH_BAD, "unknown status");
+		return NULL;
+	}
+	qb_add(&b, "SELECT " LEDGER_COLS " FROM ledger WHERE 1=1");
+	if (status) {
+		qb_add(&b, " AND status=");
+		qb_text(&b, status);
+	}
+	if (q->since) {
+		qb_add(&b, " AND ts>=");
+		qb_int(&b, q->since);
+	}
+	if (q->until) {
+		qb_add(&b, " AND ts<");
+		qb_int(&b, q->until);
+	}
+	qb_add(&b, " ORDER BY id DESC LIMIT ");
+	qb_int(&b, dash_limit(q));
+	qb_add(&b, " OFFSET ");
+	qb_int(&b, q->offset > 0 ? q->offset : 0);
+	if ((rows = dash_query_rows(db, &b, err)) == NULL)
+		return NULL;
+	qb_add(&w, "SELECT status, count(*) AS n FROM ledger WHERE 1=1");
+	if (q->since) {
+		qb_add(&w, " AND ts>=");
+		qb_int(&w, q->since);
+	}
+	if (q->until) {
+		qb_add(&w, " AND ts<");
+		qb_int(&w, q->until);
+	}
+	qb_add(&w, " GROUP BY status");
+	if ((counts = dash_query_rows(db, &w, err)) == NULL) {
+		json_decref(rows);
+		return NULL;
+	}
+	byst = json_object();
+	for (int k = 0; dash_statuses[k]; k++)
+		json_object_set_new(byst, dash_statuses[k], json_integer(0));
+	json_array_foreach(counts, i, r) {
+		const char *s = dash_gets(r, "status");
+
+		if (s) {
+			json_object_set_new(byst, s, json_integer(dash_geti(r, "n")));
+			if (status == NULL || strcmp(s, status) == 0)
+				total += dash_geti(r, "n");
+		}
+	}
+	json_decref(counts);
+	return json_pack("{s:o, s:o, s:I, s:i, s:i}", "entries", rows, "counts", byst,
+	    "total", total, "limit", dash_limit(q), "offset", q->offset > 0 ? q->offset : 0);
+}
+
+json_t *
+query_dash_ledger_since(struct store *st, int64_t after_id, struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	struct qb b = {0};
+
+	if (db == NULL)
+		return NULL;
+	qb_add(&b, "SELECT " LEDGER_COLS " FROM ledger WHERE id>");
+	qb_int(&b, after_id);
+	qb_add(&b, " ORDER BY id LIMIT 10000");
+	return dash_query_rows(db, &b, err);
+}
+
+int64_t
+query_dash_ledger_max(struct store *st, struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	sqlite3_stmt *stmt;
+	int64_t v = 0;
+	int rc;
+
+	if (db == NULL)
+		return -1;
+	rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(id),0) FROM ledger", -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		dash_dberr(err, db, rc);
+		return -1;
+	}
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW) {
+		dash_dberr(err, db, rc);
+		return -1;
+	}
+	return v;
+}
+
+/* ---- raw ---------------------------------------------------------------------- */
+
+int
+query_dash_raw(struct store *st, int64_t id, void **data_out, size_t *len_out,
+    char *name_out, size_t name_len, struct query_dash_err *err)
+{
+	sqlite3 *db = dash_db(st, err);
+	sqlite3_stmt *stmt;
+	int64_t raw = 0;
+	int rc;
+	const unsigned char *d;
+	const char *ext = "bin";
+
+	if (db == NULL)
+		return -1;
+	rc = sqlite3_prepare_v2(db, "SELECT raw_id FROM reports WHERE id=?1", -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		dash_dberr(err, db, rc);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		raw = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dash_dberr(err, db, rc);
+		return -1;
+	}
+	if (rc == SQLITE_DONE) {
+		dash_seterr(err, QUERY_DASH_NOT_FOUND, "no report %lld", (long long)id);
+		return -1;
+	}
+	if (raw <= 0) {
+		dash_seterr(err, QUERY_DASH_NOT_FOUND, "the original of report %lld was not kept",
+		    (long long)id);
+		return -1;
+	}
+	if (store_raw_get(st, raw, data_out, len_out) != 0) {
+		dash_seterr(err, QUERY_DASH_FAIL, "%s", store_errmsg(st));
+		return -1;
+	}
+	/* Name the download after what it is. */
+	d = *data_out;
+	if (*len_out >= 2 && d[0] == 0x1f && d[1] == 0x8b)
+		ext = "xml.gz";
+	else if (*len_out >= 4 && memcmp(d, "PK\x03\x04", 4) == 0)
+		ext = "zip";
+	else {
+		size_t i = 0;
+
+		if (*len_out >= 3 && memcmp(d, "\xef\xbb\xbf", 3) == 0)
+			i = 3;
+		while (i < *len_out && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+			i++;
+		ext = i < *len_out && d[i] == '<' ? "xml" : "eml";
+	}
+	snprintf(name_out, name_len, "report-%lld.%s", (long long)id, ext);
+	return 0;
+}

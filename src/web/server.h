@@ -1,0 +1,55 @@
+/*
+ * server.h - the dashboard's HTTP server (libmicrohttpd): embedded assets,
+ * the JSON API (api.c) and uploads (upload.c) on one listening socket.
+ *
+ * Threads: a pool of MHD worker threads, each handling many connections
+ * with epoll/poll; every connection has a timeout and a memory limit so a
+ * slow or hostile client ties up neither memory nor a worker.  Each request
+ * borrows one read-only database connection from a pool (one per worker);
+ * uploads share a single writing connection, one at a time.
+ */
+#ifndef DMARCSTAT_SERVER_H
+#define DMARCSTAT_SERVER_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/store.h"
+
+#define SERVER_DEFAULT_LISTEN "127.0.0.1:8025"
+
+struct server_opts {
+	const char *listen;       /* "ADDR:PORT", "[v6]:PORT"; NULL = default */
+	const char *db_path;      /* the SQLite database */
+	const char *assets_dir;   /* serve web/ from disk (development), NULL = embedded */
+	unsigned threads;         /* worker threads, 0 = 2 x CPUs (4..16) */
+	unsigned timeout;         /* idle seconds per connection, 0 = 30 */
+	size_t conn_memory;       /* bytes per connection, 0 = 256 KiB */
+	size_t upload_max;        /* total bytes per upload, 0 = 64 MiB */
+	int64_t now;              /* fixed "now" for tests, 0 = the clock */
+	FILE *log;                /* one line per start/stop/error; NULL = quiet */
+};
+
+struct server;
+
+/* Opens the database connections and binds the socket.  Returns NULL with a
+ * reason in err (port in use, database unreadable...). */
+struct server *server_new(const struct server_opts *opts, char *err, size_t errlen);
+/* The bound address as "http://ADDR:PORT/" (port resolved when 0 was asked). */
+const char *server_url(const struct server *srv);
+/* Serves until SIGTERM or SIGINT, then stops accepting, finishes the requests
+ * in flight and returns 0. */
+int server_run(struct server *srv);
+void server_free(struct server **srv);
+
+/* For api.c / upload.c: borrow a read connection (never NULL; waits when all
+ * are busy) and give it back. */
+struct store *server_store_get(struct server *srv);
+void server_store_put(struct server *srv, struct store *st);
+/* The writing connection, exclusive until released; NULL with a reason. */
+struct store *server_writer_get(struct server *srv, char *err, size_t errlen);
+void server_writer_put(struct server *srv);
+int64_t server_now(const struct server *srv);
+size_t server_upload_max(const struct server *srv);
+
+#endif
