@@ -26,12 +26,59 @@ struct query {
 	int desc;
 };
 
-/* summary per domain | source | reporter | day: messages, pass %, aligned %. */
+/*
+ * Common to all: `q` may be NULL (no filter); limit 0 = all rows; an
+ * unknown sort column or result value is an error (NULL).  Times are epoch
+ * seconds UTC.  Implementation: store/query_report.c.
+ */
+
+/*
+ * Summary per domain | source | reporter | day, from `daily`.  Filters:
+ * domain, reporter (case-insensitive), source_ip, result, since/until (whole
+ * UTC days overlapping [since, until)).  Returns an array of objects:
+ *   the group key: "domain" | "source_ip" | "reporter" | "day" + "date"
+ *       ("YYYY-MM-DD"); by source also "ptr", "country", "asn", "as_name"
+ *       from ip_info (null until enriched)
+ *   "messages", "dmarc_pass", "dmarc_fail" (= messages - dmarc_pass),
+ *   "pass_pct", "spf_aligned", "spf_aligned_pct", "dkim_aligned",
+ *   "dkim_aligned_pct" (percent of messages, one decimal, real),
+ *   dispositions "none", "quarantine", "reject", "disposition_pass"
+ *   (RFC 9990's pass), "disposition_unknown" (they add up to messages).
+ * Default order: messages descending (by day: day ascending); `sort` may
+ * name the key or any numeric field above, `desc` picks the direction.
+ */
 json_t *query_summary(struct store *st, const struct query *q, const char *by);
-/* reports list (newest first) and one report with records. */
+/*
+ * Reports list, newest (begin) first.  Filters: domain, reporter, source_ip
+ * (has a record from it), result (has a record with that DMARC verdict),
+ * since/until (report range overlaps).  Array of objects: "id", "org_name",
+ * "report_id", "policy_domain", "begin", "end", "n_records", "msg_total",
+ * "n_warnings", "n_errors", "imported_at", "raw_id", "p".  sort: begin end
+ * id org_name reporter policy_domain domain report_id n_records msg_total
+ * messages imported_at.
+ */
 json_t *query_reports(struct store *st, const struct query *q);
+/*
+ * One report: the header fields as stored ("id", "org_name", "report_id",
+ * "policy_domain", "begin", "end", "version", "generator", ...,
+ * "content_hash" hex, "raw_id"), "policy_published" {domain p sp np pct
+ * adkim aspf fo testing discovery_method}, "errors" and "warnings" (arrays
+ * of strings), "records" (names as in parse/report.h: "id", "count",
+ * "source_ip", "disposition", "dkim" and "spf" (policy-evaluated), "dmarc"
+ * (pass|fail|unknown), "header_from", "envelope_from", "envelope_to",
+ * *_raw values, arrays "reasons" {type type_raw comment}, "dkim_results"
+ * {domain selector result result_raw human_result}, "spf_results" {domain
+ * scope result result_raw human_result}), "ledger" (inputs that brought it:
+ * id ts source input member status).  NULL when there is no
+ * such report ("no such report" in store_errmsg).
+ */
 json_t *query_report(struct store *st, int64_t id);
-/* ingest ledger, newest first; `status` filter may be NULL. */
+/*
+ * Ingest ledger, newest first; `status` filter may be NULL; since/until on
+ * the ledger time.  Array of objects: "id", "ts", "source", "input",
+ * "member", "size", "sha256" (hex), "status", "reason", "kind", "report",
+ * "raw_id".
+ */
 json_t *query_ledger(struct store *st, const struct query *q, const char *status);
 
 #endif

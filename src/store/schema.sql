@@ -1,5 +1,5 @@
 -- dmarcstat SQLite schema, migration 1.  The contract between the write path
--- (store_sqlite.c), the query layer (store_query.c), the web API and the
+-- (store_sqlite.c), the query layer (query_report.c), the web API and the
 -- analysis modules.  All times are UTC epoch seconds.  Domains are lower case.
 -- Later migrations live in store_sqlite.c's migration table, never here.
 

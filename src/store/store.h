@@ -28,6 +28,9 @@ struct store;
 struct store *store_open(const char *uri, int readonly, char *err, size_t errlen);
 void store_close(struct store **st);
 const char *store_errmsg(struct store *st);
+/* How long a writer waits for another writer's lock before STORE_BUSY
+ * (default 5000 ms; 0 = fail at once). */
+int store_set_busy_timeout(struct store *st, int ms);
 
 int store_begin(struct store *st);
 int store_commit(struct store *st);
@@ -36,11 +39,19 @@ int store_rollback(struct store *st);
 /* Raw originals for reparse: deflated unless already compressed. Dedup by sha256. */
 int store_raw_put(struct store *st, const uint8_t sha256[32], const void *data,
     size_t len, int64_t *raw_id_out);
-/* Streaming variant for large inputs: data is read from a file descriptor. */
+/* Streaming variant for large inputs: `len` bytes are read from `fd` at its
+ * current position (memory stays bounded: compressed through a temp file);
+ * when the sha256 is already stored nothing is read and the existing id is
+ * returned. */
 int store_raw_put_fd(struct store *st, const uint8_t sha256[32], int fd,
     uint64_t len, int64_t *raw_id_out);
 /* Returns a malloc'd buffer with the original bytes (inflated). */
 int store_raw_get(struct store *st, int64_t raw_id, void **data_out, size_t *len_out);
+/* Streams the original bytes (inflating on the fly, bounded memory) for
+ * reparse of large inputs.  NULL with a reason in store_errmsg when there is
+ * no such raw input.  The stream must be closed before store_close. */
+struct rd;
+struct rd *store_raw_open(struct store *st, int64_t raw_id);
 
 struct ledger_entry {
 	const char *source;   /* file stdin mbox maildir imap spool upload pipe reparse */
@@ -66,7 +77,18 @@ int store_ledger_add(struct store *st, const struct ledger_entry *e, int64_t *id
  *                                   header totals, releases the savepoint;
  *                                   *dup_out as above when the hash matched
  *   store_report_abort()         -> rolls the savepoint back
+ *
+ * All return 0 on success (a duplicate is a success: *dup_out != 0),
+ * -1 / STORE_BUSY on failure; after a failure call store_report_abort.
+ * When begin or end reports a duplicate, nothing of the new report remains
+ * and its savepoint is already closed; store_report_abort is then a no-op.
+ * `report` of a duplicate at begin is 0.  Without store_begin, the savepoint
+ * is its own transaction (committed by store_report_end).
+ * If `final` changes a dedup-key field (org, report_id, domain, begin, end)
+ * seen at begin, the key is re-checked and `daily` re-spread.
+ * A record count above STORE_MAX_COUNT is refused (-1): the caller aborts.
  */
+#define STORE_MAX_COUNT 1000000000000ULL
 int store_report_begin(struct store *st, const struct report *hdr,
     int64_t raw_id, int64_t *report_out, int64_t *dup_out);
 int store_report_record(struct store *st, int64_t report,

@@ -1,0 +1,1706 @@
+/*
+ * store_sqlite.c - the SQLite backend of store.h.
+ *
+ * One handle = one connection, used by one thread.  WAL journal,
+ * synchronous=NORMAL, foreign keys on, a busy timeout (default 5 s) after
+ * which a locked database is STORE_BUSY.  The schema is versioned with
+ * PRAGMA user_version and a table of migration steps (below); migration 1 is
+ * schema.sql, embedded here as a string (a unit test checks that the two
+ * copies are identical).  A database newer than the binary is refused.
+ *
+ * Write path, per report: a savepoint, one `reports` row, per record one
+ * `records` row + its dkim/spf/reason rows + one upsert into `daily` per UTC
+ * day its report covers.  All statements are prepared once per handle
+ * (SQLITE_PREPARE_PERSISTENT) and strings are bound SQLITE_STATIC, so the
+ * steady state makes no allocation of ours per row.  The report that is
+ * open keeps its key fields in handle-owned buffers (struct sq_cur).
+ *
+ * Raw originals: `deflate` (zlib stream) unless the bytes already are
+ * gzip/zip/xz/bzip2/zstd or deflate does not help (`identity`).  The fd
+ * variant streams: compress to a temp file, then sqlite3_blob_write into a
+ * zeroblob, 64 KiB at a time, so memory is bounded whatever the size.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <zlib.h>
+
+#include "lib/xalloc.h"
+#include "store/store_impl.h"
+
+#define SQ_CHUNK 65536
+#define SQ_DEFAULT_BUSY_MS 5000
+#define SQ_ZBUF_KEEP (8u << 20)  /* keep a compression buffer up to 8 MiB */
+
+/* ---- schema and migrations ------------------------------------------- */
+
+/* Migration 1: verbatim copy of schema.sql (test_store checks it). */
+static const char sq_schema_v1[] =
+"-- dmarcstat SQLite schema, migration 1.  The contract between the write path\n"
+"-- (store_sqlite.c), the query layer (query_report.c), the web API and the\n"
+"-- analysis modules.  All times are UTC epoch seconds.  Domains are lower case.\n"
+"-- Later migrations live in store_sqlite.c's migration table, never here.\n"
+"\n"
+"CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
+"  id          INTEGER PRIMARY KEY,\n"
+"  sha256      BLOB NOT NULL UNIQUE,  -- of the original bytes as received\n"
+"  size        INTEGER NOT NULL,      -- original size\n"
+"  encoding    TEXT NOT NULL,         -- 'identity' | 'deflate' (zlib) of `data`\n"
+"  data        BLOB NOT NULL,\n"
+"  created_at  INTEGER NOT NULL\n"
+");\n"
+"\n"
+"CREATE TABLE ledger (                -- one row per input: file, message, archive member\n"
+"  id          INTEGER PRIMARY KEY,\n"
+"  ts          INTEGER NOT NULL,\n"
+"  source      TEXT NOT NULL,         -- file | stdin | mbox | maildir | imap | spool | upload | pipe | reparse\n"
+"  input       TEXT NOT NULL,         -- path / mailbox+uid / upload name\n"
+"  member      TEXT,                  -- \"part 2 > report.xml\" inside the input, NULL for the input itself\n"
+"  size        INTEGER,\n"
+"  sha256      BLOB,                  -- of the document bytes\n"
+"  status      TEXT NOT NULL,         -- imported | duplicate | rejected | not-a-report | unsupported | error\n"
+"  reason      TEXT,                  -- one line, for humans\n"
+"  kind        TEXT,                  -- aggregate | failure | smtp_tls | NULL\n"
+"  report      INTEGER,               -- reports.id when imported/duplicate\n"
+"  raw_id      INTEGER                -- raw_inputs.id\n"
+");\n"
+"CREATE INDEX ledger_ts ON ledger(ts);\n"
+"CREATE INDEX ledger_status ON ledger(status, ts);\n"
+"\n"
+"CREATE TABLE reports (\n"
+"  id               INTEGER PRIMARY KEY,\n"
+"  kind             TEXT NOT NULL DEFAULT 'aggregate',\n"
+"  org_name         TEXT NOT NULL,     -- normalised (trimmed; email domain when empty)\n"
+"  org_name_raw     TEXT,\n"
+"  email            TEXT,\n"
+"  extra_contact    TEXT,\n"
+"  report_id        TEXT NOT NULL,     -- <> stripped\n"
+"  report_id_raw    TEXT,\n"
+"  policy_domain    TEXT NOT NULL,\n"
+"  begin_ts         INTEGER NOT NULL,\n"
+"  end_ts           INTEGER NOT NULL,\n"
+"  version          TEXT,\n"
+"  xml_namespace    TEXT,\n"
+"  generator        TEXT,\n"
+"  errors           TEXT,              -- JSON array of <error> texts\n"
+"  warnings         TEXT,              -- JSON array of parser warnings\n"
+"  extensions       TEXT,\n"
+"  p TEXT, sp TEXT, np TEXT, pct INTEGER, adkim TEXT, aspf TEXT, fo TEXT,\n"
+"  testing TEXT, discovery_method TEXT,\n"
+"  n_records        INTEGER NOT NULL DEFAULT 0,\n"
+"  msg_total        INTEGER NOT NULL DEFAULT 0,\n"
+"  content_hash     BLOB NOT NULL,     -- sha256 of the parsed document bytes\n"
+"  dedup_key        TEXT NOT NULL UNIQUE, -- lower(org)|lower(report_id)|domain|begin|end\n"
+"  raw_id           INTEGER REFERENCES raw_inputs(id),\n"
+"  imported_at      INTEGER NOT NULL\n"
+");\n"
+"CREATE INDEX reports_domain_time ON reports(policy_domain, begin_ts);\n"
+"CREATE INDEX reports_time ON reports(begin_ts);\n"
+"CREATE INDEX reports_hash ON reports(content_hash);\n"
+"CREATE INDEX reports_org ON reports(org_name, begin_ts);\n"
+"\n"
+"CREATE TABLE records (\n"
+"  id             INTEGER PRIMARY KEY,\n"
+"  report         INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,\n"
+"  source_ip      TEXT NOT NULL,\n"
+"  count          INTEGER NOT NULL,\n"
+"  disposition    TEXT NOT NULL,       -- none quarantine reject pass unknown\n"
+"  dkim_eval      TEXT NOT NULL,       -- pass fail unknown (policy_evaluated)\n"
+"  spf_eval       TEXT NOT NULL,\n"
+"  dmarc          TEXT NOT NULL,       -- pass | fail | unknown  (dkim_eval=pass OR spf_eval=pass)\n"
+"  header_from    TEXT NOT NULL,\n"
+"  envelope_from  TEXT,\n"
+"  envelope_to    TEXT,\n"
+"  disposition_raw TEXT, dkim_raw TEXT, spf_raw TEXT, source_ip_raw TEXT,\n"
+"  extensions     TEXT\n"
+");\n"
+"CREATE INDEX records_report ON records(report);\n"
+"CREATE INDEX records_ip ON records(source_ip);\n"
+"\n"
+"CREATE TABLE record_reasons (record INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,\n"
+"  type TEXT NOT NULL, type_raw TEXT, comment TEXT);\n"
+"CREATE INDEX record_reasons_record ON record_reasons(record);\n"
+"CREATE TABLE record_dkim (record INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,\n"
+"  domain TEXT, selector TEXT, result TEXT NOT NULL, result_raw TEXT, human_result TEXT);\n"
+"CREATE INDEX record_dkim_record ON record_dkim(record);\n"
+"CREATE TABLE record_spf (record INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,\n"
+"  domain TEXT, scope TEXT, result TEXT NOT NULL, result_raw TEXT, human_result TEXT);\n"
+"CREATE INDEX record_spf_record ON record_spf(record);\n"
+"\n"
+"-- Per-UTC-day rollup.  A report spanning several days has each record's\n"
+"-- count spread over the UTC days it overlaps, in proportion to the overlap\n"
+"-- (largest-remainder rounding so the day counts add up to `count`).\n"
+"-- Charts and summaries read this table, never `records`.\n"
+"CREATE TABLE daily (\n"
+"  day           INTEGER NOT NULL,     -- epoch seconds of 00:00 UTC\n"
+"  policy_domain TEXT NOT NULL,\n"
+"  header_from   TEXT NOT NULL,\n"
+"  source_ip     TEXT NOT NULL,\n"
+"  org_name      TEXT NOT NULL,        -- reporter\n"
+"  disposition   TEXT NOT NULL,\n"
+"  dkim_eval     TEXT NOT NULL,\n"
+"  spf_eval      TEXT NOT NULL,\n"
+"  messages      INTEGER NOT NULL,\n"
+"  PRIMARY KEY (policy_domain, day, source_ip, org_name, header_from, disposition, dkim_eval, spf_eval)\n"
+") WITHOUT ROWID;\n"
+"CREATE INDEX daily_day ON daily(day);\n"
+"CREATE INDEX daily_ip ON daily(source_ip, day);\n"
+"\n"
+"-- Sender intelligence (enrichment; filled in the background, never at render time).\n"
+"CREATE TABLE ip_info (\n"
+"  ip            TEXT PRIMARY KEY,\n"
+"  ptr           TEXT,                 -- first PTR name, no trailing dot\n"
+"  ptr_status    TEXT,                 -- ok | nxdomain | timeout | servfail | pending\n"
+"  fcrdns        INTEGER,              -- 1 forward-confirmed, 0 not, NULL unknown\n"
+"  base_domain   TEXT,                 -- organisational domain of ptr (libpsl)\n"
+"  asn           INTEGER,\n"
+"  as_name       TEXT,\n"
+"  country       TEXT,                 -- ISO 3166-1 alpha-2\n"
+"  service       TEXT,                 -- known-sender catalog id\n"
+"  resolved_at   INTEGER,\n"
+"  expires_at    INTEGER\n"
+") WITHOUT ROWID;\n";
+
+/*
+ * Later migrations: append, never edit a released step.  Each runs in the
+ * same transaction as the user_version bump.
+ */
+static const char sq_schema_v2[] =
+"-- ledger rows of one report (query_report lists them); reports of one\n"
+"-- raw input (reparse finds them)\n"
+"CREATE INDEX ledger_report ON ledger(report);\n"
+"CREATE INDEX reports_raw ON reports(raw_id);\n";
+
+static const char *const sq_migrations[] = {
+	sq_schema_v1,
+	sq_schema_v2,
+};
+#define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
+
+const char *
+store_sqlite_schema(void)
+{
+	return sq_schema_v1;
+}
+
+int
+store_sqlite_schema_version(void)
+{
+	return SQ_VERSION;
+}
+
+/* ---- prepared statements --------------------------------------------- */
+
+enum sq_stmt_id {
+	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK,
+	SQ_SAVEPOINT, SQ_RELEASE, SQ_ROLLBACK_TO,
+	SQ_RAW_FIND, SQ_RAW_INSERT, SQ_RAW_GET, SQ_RAW_ENCODING,
+	SQ_LEDGER_INSERT,
+	SQ_REPORT_INSERT, SQ_REPORT_FIND_KEY, SQ_REPORT_FIND_HASH,
+	SQ_REPORT_FINISH, SQ_REPORT_REKEY, SQ_REPORT_HDR, SQ_REPORT_DELETE,
+	SQ_RECORD_INSERT, SQ_REASON_INSERT, SQ_DKIM_INSERT, SQ_SPF_INSERT,
+	SQ_RECORDS_OF,
+	SQ_DAILY_ADD, SQ_DAILY_SUB, SQ_DAILY_PRUNE,
+	SQ__COUNT
+};
+
+static const char *const sq_sql[SQ__COUNT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_SAVEPOINT] = "SAVEPOINT store_report",
+	[SQ_RELEASE] = "RELEASE store_report",
+	[SQ_ROLLBACK_TO] = "ROLLBACK TO store_report",
+	[SQ_RAW_FIND] = "SELECT id FROM raw_inputs WHERE sha256=?1",
+	[SQ_RAW_INSERT] = "INSERT INTO raw_inputs(sha256,size,encoding,data,"
+	    "created_at) VALUES(?1,?2,?3,?4,?5)",
+	[SQ_RAW_GET] = "SELECT size,encoding,data FROM raw_inputs WHERE id=?1",
+	[SQ_RAW_ENCODING] = "SELECT size,encoding FROM raw_inputs WHERE id=?1",
+	[SQ_LEDGER_INSERT] = "INSERT INTO ledger(ts,source,input,member,size,"
+	    "sha256,status,reason,kind,report,raw_id) "
+	    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+	[SQ_REPORT_INSERT] = "INSERT INTO reports(org_name,org_name_raw,email,"
+	    "extra_contact,report_id,report_id_raw,policy_domain,begin_ts,"
+	    "end_ts,version,xml_namespace,generator,extensions,p,sp,np,pct,"
+	    "adkim,aspf,fo,testing,discovery_method,content_hash,dedup_key,"
+	    "raw_id,imported_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+	    "?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,zeroblob(32),?23,"
+	    "?24,?25) ON CONFLICT(dedup_key) DO NOTHING",
+	[SQ_REPORT_FIND_KEY] = "SELECT id FROM reports WHERE dedup_key=?1 "
+	    "AND id<>?2",
+	[SQ_REPORT_FIND_HASH] = "SELECT id FROM reports WHERE content_hash=?1 "
+	    "AND id<>?2 LIMIT 1",
+	[SQ_REPORT_FINISH] = "UPDATE reports SET org_name_raw=?1,email=?2,"
+	    "extra_contact=?3,report_id_raw=?4,version=?5,xml_namespace=?6,"
+	    "generator=?7,errors=?8,warnings=?9,extensions=?10,p=?11,sp=?12,"
+	    "np=?13,pct=?14,adkim=?15,aspf=?16,fo=?17,testing=?18,"
+	    "discovery_method=?19,n_records=?20,msg_total=?21,"
+	    "content_hash=?22 WHERE id=?23",
+	[SQ_REPORT_REKEY] = "UPDATE reports SET org_name=?1,report_id=?2,"
+	    "policy_domain=?3,begin_ts=?4,end_ts=?5,dedup_key=?6 WHERE id=?7",
+	[SQ_REPORT_HDR] = "SELECT org_name,policy_domain,begin_ts,end_ts "
+	    "FROM reports WHERE id=?1",
+	[SQ_REPORT_DELETE] = "DELETE FROM reports WHERE id=?1",
+	[SQ_RECORD_INSERT] = "INSERT INTO records(report,source_ip,count,"
+	    "disposition,dkim_eval,spf_eval,dmarc,header_from,envelope_from,"
+	    "envelope_to,disposition_raw,dkim_raw,spf_raw,source_ip_raw,"
+	    "extensions) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
+	    "?14,?15)",
+	[SQ_REASON_INSERT] = "INSERT INTO record_reasons(record,type,type_raw,"
+	    "comment) VALUES(?1,?2,?3,?4)",
+	[SQ_DKIM_INSERT] = "INSERT INTO record_dkim(record,domain,selector,"
+	    "result,result_raw,human_result) VALUES(?1,?2,?3,?4,?5,?6)",
+	[SQ_SPF_INSERT] = "INSERT INTO record_spf(record,domain,scope,result,"
+	    "result_raw,human_result) VALUES(?1,?2,?3,?4,?5,?6)",
+	[SQ_RECORDS_OF] = "SELECT source_ip,count,disposition,dkim_eval,"
+	    "spf_eval,header_from FROM records WHERE report=?1",
+	[SQ_DAILY_ADD] = "INSERT INTO daily(day,policy_domain,header_from,"
+	    "source_ip,org_name,disposition,dkim_eval,spf_eval,messages) "
+	    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT DO UPDATE SET "
+	    "messages=messages+excluded.messages",
+	[SQ_DAILY_SUB] = "UPDATE daily SET messages=messages-?9 WHERE "
+	    "policy_domain=?2 AND day=?1 AND source_ip=?4 AND org_name=?5 AND "
+	    "header_from=?3 AND disposition=?6 AND dkim_eval=?7 AND "
+	    "spf_eval=?8 RETURNING messages",
+	[SQ_DAILY_PRUNE] = "DELETE FROM daily WHERE policy_domain=?2 AND "
+	    "day=?1 AND source_ip=?4 AND org_name=?5 AND header_from=?3 AND "
+	    "disposition=?6 AND dkim_eval=?7 AND spf_eval=?8 AND messages<=0",
+};
+
+/* a growable string owned by the handle, reused from report to report */
+struct sq_str {
+	char *p;
+	size_t cap;
+};
+
+/* the report between store_report_begin and _end/_abort */
+struct sq_cur {
+	int64_t id;                 /* 0 = none open */
+	int64_t begin, end;
+	struct sq_str org, domain, key;
+	uint64_t n_records, msg_total;
+	int capped;                 /* spread over > STORE_SPREAD_MAX_DAYS refused */
+};
+
+struct store_sqlite {
+	struct store base;
+	sqlite3 *db;
+	int readonly;
+	sqlite3_stmt *stmt[SQ__COUNT];
+	struct sq_cur cur;
+	struct sq_str key2;         /* scratch key for re-checks */
+	uint8_t *zbuf;              /* compression scratch */
+	size_t zcap;
+};
+
+static const struct store_ops sq_ops;
+
+static void
+sq_str_set(struct sq_str *s, const char *v)
+{
+	size_t n = strlen(v) + 1;
+
+	if (n > s->cap) {
+		s->cap = n < 64 ? 64 : n * 2;
+		s->p = xrealloc(s->p, s->cap);
+	}
+	memcpy(s->p, v, n);
+}
+
+/* dedup key into s; grows the buffer once when needed */
+static void
+sq_str_key(struct sq_str *s, const char *org, const char *rid,
+    const char *dom, int64_t begin, int64_t end)
+{
+	size_t need;
+
+	if (s->cap < 256) {
+		s->cap = 256;
+		s->p = xrealloc(s->p, s->cap);
+	}
+	need = store_dedup_key(s->p, s->cap, org, rid, dom, begin, end);
+	if (need >= s->cap) {
+		s->cap = need + 1;
+		s->p = xrealloc(s->p, s->cap);
+		store_dedup_key(s->p, s->cap, org, rid, dom, begin, end);
+	}
+}
+
+static struct store_sqlite *
+sq(struct store *st)
+{
+	assert(st->ops == &sq_ops);
+	return (struct store_sqlite *)st;
+}
+
+/* SQLite result code -> 0 / -1 / STORE_BUSY, with a reason in err */
+static int
+sq_fail(struct store_sqlite *s, int rc, const char *what)
+{
+	int prim = rc & 0xff;
+
+	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) {
+		store_seterr(&s->base, "%s: database is locked by another "
+		    "process", what);
+		return STORE_BUSY;
+	}
+	store_seterr(&s->base, "%s: %s", what, sqlite3_errmsg(s->db));
+	return -1;
+}
+
+static sqlite3_stmt *
+sq_get(struct store_sqlite *s, enum sq_stmt_id id)
+{
+	int rc;
+
+	if (s->stmt[id] != NULL)
+		return s->stmt[id];
+	rc = sqlite3_prepare_v3(s->db, sq_sql[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
+	if (rc != SQLITE_OK) {
+		sq_fail(s, rc, "prepare");
+		s->stmt[id] = NULL;
+		return NULL;
+	}
+	return s->stmt[id];
+}
+
+/* runs a bound statement that returns no row; always resets it */
+static int
+sq_done(struct store_sqlite *s, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	return sq_fail(s, rc, what);
+}
+
+static int
+sq_run(struct store_sqlite *s, enum sq_stmt_id id, const char *what)
+{
+	sqlite3_stmt *stmt = sq_get(s, id);
+
+	return stmt ? sq_done(s, stmt, what) : -1;
+}
+
+/*
+ * Runs a bound one-column query: *id_out = the integer of the first row, or
+ * 0 when there is none.  Resets the statement.
+ */
+static int
+sq_one_id(struct store_sqlite *s, sqlite3_stmt *stmt, int64_t *id_out,
+    const char *what)
+{
+	int rc = sqlite3_step(stmt);
+
+	*id_out = 0;
+	if (rc == SQLITE_ROW)
+		*id_out = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	return sq_fail(s, rc, what);
+}
+
+static void
+sq_text(sqlite3_stmt *stmt, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+static void
+sq_id(sqlite3_stmt *stmt, int i, int64_t id)
+{
+	if (id > 0)
+		sqlite3_bind_int64(stmt, i, id);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+static const char *
+sq_or(const char *v, const char *dflt)
+{
+	return v != NULL ? v : dflt;
+}
+
+/* ---- open, close, migrate -------------------------------------------- */
+
+static int
+sq_exec(struct store_sqlite *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : sq_fail(s, rc, what);
+}
+
+static int
+sq_user_version(struct store_sqlite *s, int *v_out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "reading schema version");
+	rc = sqlite3_step(stmt);
+	*v_out = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, rc, "reading schema version");
+	return 0;
+}
+
+static int
+sq_count_objects(struct store_sqlite *s, int *n_out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master",
+	    -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "reading schema");
+	rc = sqlite3_step(stmt);
+	*n_out = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : sq_fail(s, rc, "reading schema");
+}
+
+static int
+sq_newer_check(struct store_sqlite *s, const char *path, int v)
+{
+	if (v > SQ_VERSION)
+		return store_seterr(&s->base, "%s: database schema version %d is "
+		    "newer than this dmarcstat knows (%d); upgrade dmarcstat",
+		    path, v, SQ_VERSION);
+	return 0;
+}
+
+static int
+sq_migrate(struct store_sqlite *s, const char *path)
+{
+	char sql[64];
+	int v, n, i, rc;
+
+	if ((rc = sq_user_version(s, &v)) != 0)
+		return rc;
+	if (sq_newer_check(s, path, v) != 0)
+		return -1;
+	if (v == SQ_VERSION)
+		return 0;
+	if (s->readonly) {
+		if (v == 0)
+			return store_seterr(&s->base, "%s: not a dmarcstat "
+			    "database (or empty: import reports first)", path);
+		return store_seterr(&s->base, "%s: database schema version %d "
+		    "is older than this dmarcstat (%d); open it for writing "
+		    "once (e.g. dmarcstat import) to migrate", path, v,
+		    SQ_VERSION);
+	}
+	/* IMMEDIATE: two processes creating the same file serialise here */
+	if ((rc = sq_exec(s, "BEGIN IMMEDIATE", "migrating schema")) != 0)
+		return rc;
+	if ((rc = sq_user_version(s, &v)) != 0)
+		goto fail;
+	rc = -1;
+	if (sq_newer_check(s, path, v) != 0)
+		goto fail;
+	if (v == 0) {
+		if (sq_count_objects(s, &n) != 0)
+			goto fail;
+		if (n > 0) {
+			store_seterr(&s->base, "%s: not a dmarcstat database "
+			    "(it has tables but no schema version)", path);
+			goto fail;
+		}
+	}
+	for (i = v; i < SQ_VERSION; i++) {
+		if ((rc = sq_exec(s, sq_migrations[i], "migration")) != 0) {
+			store_seterr(&s->base, "%s: migration %d failed: %s",
+			    path, i + 1, sqlite3_errmsg(s->db));
+			goto fail;
+		}
+		snprintf(sql, sizeof sql, "PRAGMA user_version=%d", i + 1);
+		if ((rc = sq_exec(s, sql, "migration")) != 0)
+			goto fail;
+	}
+	if ((rc = sq_exec(s, "COMMIT", "migrating schema")) != 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void
+sq_free(struct store_sqlite *s)
+{
+	size_t i;
+
+	for (i = 0; i < SQ__COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close_v2(s->db);
+	free(s->cur.org.p);
+	free(s->cur.domain.p);
+	free(s->cur.key.p);
+	free(s->key2.p);
+	free(s->zbuf);
+	free(s);
+}
+
+static void
+sq_close(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+
+	if (s->cur.id != 0 || !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sq_free(s);
+}
+
+/*
+ * Opens (creating unless readonly) and migrates.  On failure: NULL, a
+ * reason in err, and errno EBUSY when the cause was another process's lock.
+ */
+struct store *
+store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
+{
+	struct store_sqlite *s;
+	struct stat sb;
+	int flags, rc;
+
+	if (readonly && strcmp(path, ":memory:") != 0 && stat(path, &sb) != 0) {
+		snprintf(err, errlen, "%s: no database here (import reports "
+		    "first)", path);
+		errno = ENOENT;
+		return NULL;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->base.ops = &sq_ops;
+	s->readonly = readonly;
+	flags = (readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+	rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open database: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, SQ_DEFAULT_BUSY_MS);
+	rc = 0;
+	if (!readonly)
+		rc = sq_exec(s, "PRAGMA journal_mode=WAL", "setting WAL mode");
+	if (rc == 0)
+		rc = sq_exec(s, "PRAGMA synchronous=NORMAL;"
+		    "PRAGMA foreign_keys=ON;"
+		    "PRAGMA cache_size=-16384", "setting pragmas");
+	if (rc == 0)
+		rc = sq_migrate(s, path);
+	if (rc != 0) {
+		/* path already named by the migration messages */
+		if (strncmp(s->base.err, path, strlen(path)) == 0)
+			snprintf(err, errlen, "%s", s->base.err);
+		else
+			snprintf(err, errlen, "%s: %s", path, s->base.err);
+		errno = rc == STORE_BUSY ? EBUSY : EINVAL;
+		goto fail;
+	}
+	return &s->base;
+fail:
+	sq_free(s);
+	return NULL;
+}
+
+static int
+sq_set_busy_timeout(struct store *st, int ms)
+{
+	struct store_sqlite *s = sq(st);
+
+	sqlite3_busy_timeout(s->db, ms > 0 ? ms : 0);
+	return 0;
+}
+
+static struct sqlite3 *
+sq_handle(struct store *st)
+{
+	return sq(st)->db;
+}
+
+/* ---- transactions ---------------------------------------------------- */
+
+static int
+sq_begin(struct store *st)
+{
+	return sq_run(sq(st), SQ_BEGIN, "begin");
+}
+
+static int
+sq_commit(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+
+	if (s->cur.id != 0)
+		return store_seterr(st, "commit: report %lld still open",
+		    (long long)s->cur.id);
+	return sq_run(s, SQ_COMMIT, "commit");
+}
+
+static int
+sq_rollback(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+
+	s->cur.id = 0;
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return sq_run(s, SQ_ROLLBACK, "rollback");
+}
+
+/* ---- raw originals --------------------------------------------------- */
+
+static int
+sq_already_compressed(const uint8_t *p, size_t n)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+	} m[] = {
+		{ "\x1f\x8b", 2 },               /* gzip */
+		{ "PK\x03\x04", 4 },             /* zip */
+		{ "PK\x05\x06", 4 },             /* empty zip */
+		{ "\xfd" "7zXZ", 5 },            /* xz */
+		{ "BZh", 3 },                    /* bzip2 */
+		{ "\x28\xb5\x2f\xfd", 4 },       /* zstd */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof m / sizeof m[0]; i++)
+		if (n >= m[i].len && memcmp(p, m[i].magic, m[i].len) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+sq_raw_find(struct store_sqlite *s, const uint8_t sha256[32], int64_t *id_out)
+{
+	sqlite3_stmt *stmt = sq_get(s, SQ_RAW_FIND);
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_blob(stmt, 1, sha256, 32, SQLITE_STATIC);
+	return sq_one_id(s, stmt, id_out, "raw lookup");
+}
+
+static int
+sq_raw_put(struct store *st, const uint8_t sha256[32], const void *data,
+    size_t len, int64_t *raw_id_out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt;
+	const void *blob = data;
+	size_t bloblen = len;
+	const char *enc = "identity";
+	int rc;
+
+	*raw_id_out = 0;
+	if ((rc = sq_raw_find(s, sha256, raw_id_out)) != 0 || *raw_id_out)
+		return rc;
+	if (len > 0 && !sq_already_compressed(data, len)) {
+		uLongf zlen = compressBound((uLong)len);
+		if (zlen > s->zcap) {
+			free(s->zbuf);
+			s->zbuf = xmalloc(zlen);
+			s->zcap = zlen;
+		}
+		if (compress2(s->zbuf, &zlen, data, (uLong)len, 6) == Z_OK &&
+		    zlen < len) {
+			blob = s->zbuf;
+			bloblen = zlen;
+			enc = "deflate";
+		}
+	}
+	if ((stmt = sq_get(s, SQ_RAW_INSERT)) == NULL)
+		return -1;
+	sqlite3_bind_blob(stmt, 1, sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (int64_t)len);
+	sqlite3_bind_text(stmt, 3, enc, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(stmt, 4, blob, bloblen, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, (int64_t)time(NULL));
+	rc = sq_done(s, stmt, "storing raw input");
+	if (s->zcap > SQ_ZBUF_KEEP) {
+		free(s->zbuf);
+		s->zbuf = NULL;
+		s->zcap = 0;
+	}
+	if (rc == 0)
+		*raw_id_out = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+/* reads up to n bytes (fewer only at end of file); -1 on error */
+static ssize_t
+sq_read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* inserts a zeroblob row of bloblen bytes and opens it for writing */
+static int
+sq_raw_insert_open(struct store_sqlite *s, const uint8_t sha256[32],
+    uint64_t len, const char *enc, uint64_t bloblen, sqlite3_blob **blob_out,
+    int64_t *id_out)
+{
+	sqlite3_stmt *stmt = sq_get(s, SQ_RAW_INSERT);
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_blob(stmt, 1, sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (int64_t)len);
+	sqlite3_bind_text(stmt, 3, enc, -1, SQLITE_STATIC);
+	sqlite3_bind_zeroblob64(stmt, 4, bloblen);
+	sqlite3_bind_int64(stmt, 5, (int64_t)time(NULL));
+	if ((rc = sq_done(s, stmt, "storing raw input")) != 0)
+		return rc;
+	*id_out = sqlite3_last_insert_rowid(s->db);
+	rc = sqlite3_blob_open(s->db, "main", "raw_inputs", "data", *id_out, 1,
+	    blob_out);
+	return rc == SQLITE_OK ? 0 : sq_fail(s, rc, "storing raw input");
+}
+
+/* deflates len bytes (the first `have` already in buf) from fd into tmp */
+static int
+sq_deflate_fd(struct store_sqlite *s, int fd, uint64_t len, uint8_t *buf,
+    size_t have, uint8_t *out, FILE *tmp)
+{
+	z_stream z;
+	uint64_t left = len - have;
+	int flush, zrc, rc = -1;
+
+	memset(&z, 0, sizeof z);
+	if (deflateInit(&z, 6) != Z_OK)
+		return store_seterr(&s->base, "raw input: deflateInit failed");
+	for (;;) {
+		z.next_in = buf;
+		z.avail_in = (uInt)have;
+		flush = left == 0 ? Z_FINISH : Z_NO_FLUSH;
+		do {
+			z.next_out = out;
+			z.avail_out = SQ_CHUNK;
+			zrc = deflate(&z, flush);
+			if (zrc == Z_STREAM_ERROR) {
+				store_seterr(&s->base, "raw input: deflate failed");
+				goto done;
+			}
+			if (fwrite(out, 1, SQ_CHUNK - z.avail_out, tmp) !=
+			    SQ_CHUNK - z.avail_out) {
+				store_seterr(&s->base, "raw input: temp file: %s",
+				    strerror(errno));
+				goto done;
+			}
+		} while (z.avail_out == 0);
+		if (flush == Z_FINISH)
+			break;
+		{
+			size_t want = left < SQ_CHUNK ? (size_t)left : SQ_CHUNK;
+			ssize_t r = sq_read_full(fd, buf, want);
+			if (r < 0 || (size_t)r != want) {
+				store_seterr(&s->base, "raw input: %s", r < 0 ?
+				    strerror(errno) : "shorter than announced");
+				goto done;
+			}
+			have = want;
+			left -= want;
+		}
+	}
+	rc = 0;
+done:
+	deflateEnd(&z);
+	return rc;
+}
+
+static int
+sq_raw_put_fd(struct store *st, const uint8_t sha256[32], int fd,
+    uint64_t len, int64_t *raw_id_out)
+{
+	struct store_sqlite *s = sq(st);
+	uint8_t *buf = NULL, *out = NULL;
+	sqlite3_blob *blob = NULL;
+	FILE *tmp = NULL;
+	uint64_t off, left, bloblen;
+	size_t have;
+	ssize_t r;
+	int64_t id = 0;
+	int rc, sp = 0;
+
+	*raw_id_out = 0;
+	if ((rc = sq_raw_find(s, sha256, raw_id_out)) != 0 || *raw_id_out)
+		return rc;
+	buf = xmalloc(SQ_CHUNK);
+	out = xmalloc(SQ_CHUNK);
+	have = len < SQ_CHUNK ? (size_t)len : SQ_CHUNK;
+	r = sq_read_full(fd, buf, have);
+	rc = -1;
+	if (r < 0 || (size_t)r != have) {
+		store_seterr(st, "raw input: %s", r < 0 ? strerror(errno) :
+		    "shorter than announced");
+		goto done;
+	}
+	/* a failure half way must not leave a zeroed row behind */
+	if ((rc = sq_exec(s, "SAVEPOINT store_raw", "raw input")) != 0)
+		goto done;
+	sp = 1;
+	rc = -1;
+	if (sq_already_compressed(buf, have)) {
+		if ((rc = sq_raw_insert_open(s, sha256, len, "identity", len,
+		    &blob, &id)) != 0)
+			goto done;
+		for (off = 0, left = len;;) {
+			rc = sqlite3_blob_write(blob, buf, (int)have, (int)off);
+			if (rc != SQLITE_OK) {
+				rc = sq_fail(s, rc, "storing raw input");
+				goto done;
+			}
+			off += have;
+			left -= have;
+			if (left == 0)
+				break;
+			have = left < SQ_CHUNK ? (size_t)left : SQ_CHUNK;
+			r = sq_read_full(fd, buf, have);
+			if (r < 0 || (size_t)r != have) {
+				rc = store_seterr(st, "raw input: %s", r < 0 ?
+				    strerror(errno) : "shorter than announced");
+				goto done;
+			}
+		}
+	} else {
+		if ((tmp = tmpfile()) == NULL) {
+			store_seterr(st, "raw input: temp file: %s",
+			    strerror(errno));
+			goto done;
+		}
+		if (sq_deflate_fd(s, fd, len, buf, have, out, tmp) != 0)
+			goto done;
+		if (fflush(tmp) != 0 || (bloblen = (uint64_t)ftello(tmp),
+		    fseeko(tmp, 0, SEEK_SET)) != 0) {
+			store_seterr(st, "raw input: temp file: %s",
+			    strerror(errno));
+			goto done;
+		}
+		if ((rc = sq_raw_insert_open(s, sha256, len, "deflate", bloblen,
+		    &blob, &id)) != 0)
+			goto done;
+		for (off = 0; off < bloblen; off += have) {
+			have = fread(buf, 1, SQ_CHUNK, tmp);
+			if (have == 0) {
+				rc = store_seterr(st, "raw input: temp file "
+				    "short read");
+				goto done;
+			}
+			rc = sqlite3_blob_write(blob, buf, (int)have, (int)off);
+			if (rc != SQLITE_OK) {
+				rc = sq_fail(s, rc, "storing raw input");
+				goto done;
+			}
+		}
+	}
+	rc = 0;
+done:
+	if (blob != NULL)
+		sqlite3_blob_close(blob);
+	if (sp) {
+		if (rc != 0)
+			sqlite3_exec(s->db, "ROLLBACK TO store_raw", NULL, NULL,
+			    NULL);
+		if (sqlite3_exec(s->db, "RELEASE store_raw", NULL, NULL,
+		    NULL) != SQLITE_OK && rc == 0)
+			rc = sq_fail(s, sqlite3_errcode(s->db), "raw input");
+	}
+	if (tmp != NULL)
+		fclose(tmp);
+	free(buf);
+	free(out);
+	if (rc == 0)
+		*raw_id_out = id;
+	return rc;
+}
+
+static int
+sq_raw_get(struct store *st, int64_t raw_id, void **data_out, size_t *len_out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt = sq_get(s, SQ_RAW_GET);
+	const char *enc;
+	const void *blob;
+	uint64_t size;
+	int bloblen, rc;
+	uint8_t *p = NULL;
+
+	*data_out = NULL;
+	*len_out = 0;
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, raw_id);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_DONE)
+			return store_seterr(st, "raw input %lld: not stored",
+			    (long long)raw_id);
+		return sq_fail(s, rc, "reading raw input");
+	}
+	size = (uint64_t)sqlite3_column_int64(stmt, 0);
+	enc = (const char *)sqlite3_column_text(stmt, 1);
+	blob = sqlite3_column_blob(stmt, 2);
+	bloblen = sqlite3_column_bytes(stmt, 2);
+	rc = -1;
+	if (size > SIZE_MAX - 1) {
+		store_seterr(st, "raw input %lld: too large for memory",
+		    (long long)raw_id);
+		goto done;
+	}
+	p = xmalloc((size_t)size + 1);
+	if (enc != NULL && strcmp(enc, "deflate") == 0) {
+		uLongf dlen = (uLongf)size;
+		if (uncompress(p, &dlen, blob, (uLong)bloblen) != Z_OK ||
+		    dlen != size) {
+			store_seterr(st, "raw input %lld: corrupt deflate data",
+			    (long long)raw_id);
+			goto done;
+		}
+	} else if (enc != NULL && strcmp(enc, "identity") == 0 &&
+	    (uint64_t)bloblen == size) {
+		if (size > 0)
+			memcpy(p, blob, (size_t)size);
+	} else {
+		store_seterr(st, "raw input %lld: unknown encoding or size "
+		    "mismatch", (long long)raw_id);
+		goto done;
+	}
+	*data_out = p;
+	*len_out = (size_t)size;
+	p = NULL;
+	rc = 0;
+done:
+	sqlite3_reset(stmt);
+	free(p);
+	return rc;
+}
+
+/* streaming reader over one raw_inputs blob */
+struct sq_rawrd {
+	struct rd rd;
+	sqlite3_blob *blob;
+	int deflate, zdone;
+	z_stream z;
+	uint64_t off, bloblen;
+	uint8_t in[SQ_CHUNK];
+};
+
+static ssize_t
+sq_rawrd_read(struct rd *rd, void *buf, size_t n)
+{
+	struct sq_rawrd *r = (struct sq_rawrd *)rd;
+	size_t want;
+	int rc;
+
+	if (n > SQ_CHUNK)
+		n = SQ_CHUNK;
+	if (!r->deflate) {
+		want = r->bloblen - r->off < n ? (size_t)(r->bloblen - r->off) : n;
+		if (want == 0)
+			return 0;
+		rc = sqlite3_blob_read(r->blob, buf, (int)want, (int)r->off);
+		if (rc != SQLITE_OK) {
+			snprintf(rd->err, sizeof rd->err, "raw input: %s",
+			    sqlite3_errstr(rc));
+			return -1;
+		}
+		r->off += want;
+		return (ssize_t)want;
+	}
+	for (;;) {
+		if (r->zdone)
+			return 0;
+		if (r->z.avail_in == 0 && r->off < r->bloblen) {
+			want = r->bloblen - r->off < SQ_CHUNK ?
+			    (size_t)(r->bloblen - r->off) : SQ_CHUNK;
+			rc = sqlite3_blob_read(r->blob, r->in, (int)want,
+			    (int)r->off);
+			if (rc != SQLITE_OK) {
+				snprintf(rd->err, sizeof rd->err,
+				    "raw input: %s", sqlite3_errstr(rc));
+				return -1;
+			}
+			r->off += want;
+			r->z.next_in = r->in;
+			r->z.avail_in = (uInt)want;
+		}
+		r->z.next_out = buf;
+		r->z.avail_out = (uInt)n;
+		rc = inflate(&r->z, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			r->zdone = 1;
+		else if (rc != Z_OK && !(rc == Z_BUF_ERROR && r->z.avail_in == 0 &&
+		    r->off < r->bloblen)) {
+			snprintf(rd->err, sizeof rd->err,
+			    "raw input: corrupt deflate data");
+			return -1;
+		}
+		if (r->z.avail_out < n)
+			return (ssize_t)(n - r->z.avail_out);
+		if (r->zdone)
+			return 0;
+		if (r->z.avail_in == 0 && r->off >= r->bloblen) {
+			snprintf(rd->err, sizeof rd->err,
+			    "raw input: truncated deflate data");
+			return -1;
+		}
+	}
+}
+
+static void
+sq_rawrd_close(struct rd *rd)
+{
+	struct sq_rawrd *r = (struct sq_rawrd *)rd;
+
+	if (r->deflate)
+		inflateEnd(&r->z);
+	sqlite3_blob_close(r->blob);
+	free(r);
+}
+
+static struct rd *
+sq_raw_open(struct store *st, int64_t raw_id)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt = sq_get(s, SQ_RAW_ENCODING);
+	struct sq_rawrd *r;
+	int rc, deflate;
+
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, raw_id);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_DONE)
+			store_seterr(st, "raw input %lld: not stored",
+			    (long long)raw_id);
+		else
+			sq_fail(s, rc, "reading raw input");
+		return NULL;
+	}
+	deflate = strcmp((const char *)sqlite3_column_text(stmt, 1),
+	    "deflate") == 0;
+	sqlite3_reset(stmt);
+	r = xcalloc(1, sizeof *r);
+	r->rd.read = sq_rawrd_read;
+	r->rd.close = sq_rawrd_close;
+	r->deflate = deflate;
+	rc = sqlite3_blob_open(s->db, "main", "raw_inputs", "data", raw_id, 0,
+	    &r->blob);
+	if (rc != SQLITE_OK) {
+		sq_fail(s, rc, "reading raw input");
+		free(r);
+		return NULL;
+	}
+	r->bloblen = (uint64_t)sqlite3_blob_bytes(r->blob);
+	if (deflate && inflateInit(&r->z) != Z_OK) {
+		store_seterr(st, "raw input: inflateInit failed");
+		sqlite3_blob_close(r->blob);
+		free(r);
+		return NULL;
+	}
+	return &r->rd;
+}
+
+/* ---- ledger ---------------------------------------------------------- */
+
+static int
+sq_ledger_add(struct store *st, const struct ledger_entry *e, int64_t *id_out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt = sq_get(s, SQ_LEDGER_INSERT);
+	int rc;
+
+	if (id_out)
+		*id_out = 0;
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, (int64_t)time(NULL));
+	sq_text(stmt, 2, sq_or(e->source, "file"));
+	sq_text(stmt, 3, sq_or(e->input, ""));
+	sq_text(stmt, 4, e->member);
+	sqlite3_bind_int64(stmt, 5, (int64_t)e->size);
+	if (e->sha256 != NULL)
+		sqlite3_bind_blob(stmt, 6, e->sha256, 32, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 6);
+	sq_text(stmt, 7, sq_or(e->status, "error"));
+	sq_text(stmt, 8, e->reason);
+	sq_text(stmt, 9, e->kind);
+	sq_id(stmt, 10, e->report);
+	sq_id(stmt, 11, e->raw_id);
+	rc = sq_done(s, stmt, "writing ledger");
+	if (rc == 0 && id_out)
+		*id_out = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+/* ---- reports --------------------------------------------------------- */
+
+/* DMARC verdict of a record: pass when either policy-evaluated result passed */
+static const char *
+sq_dmarc(const char *dkim, const char *spf)
+{
+	if (strcmp(dkim, "pass") == 0 || strcmp(spf, "pass") == 0)
+		return "pass";
+	if (strcmp(dkim, REPORT_UNKNOWN) == 0 && strcmp(spf, REPORT_UNKNOWN) == 0)
+		return REPORT_UNKNOWN;
+	return "fail";
+}
+
+/* one daily row key; the strings are bound SQLITE_STATIC */
+struct sq_daily_key {
+	const char *domain, *org, *source_ip, *header_from;
+	const char *disposition, *dkim, *spf;
+};
+
+static void
+sq_bind_daily(sqlite3_stmt *stmt, const struct sq_daily_key *k, int64_t day,
+    int64_t messages)
+{
+	sqlite3_bind_int64(stmt, 1, day);
+	sq_text(stmt, 2, k->domain);
+	sq_text(stmt, 3, k->header_from);
+	sq_text(stmt, 4, k->source_ip);
+	sq_text(stmt, 5, k->org);
+	sq_text(stmt, 6, k->disposition);
+	sq_text(stmt, 7, k->dkim);
+	sq_text(stmt, 8, k->spf);
+	sqlite3_bind_int64(stmt, 9, messages);
+}
+
+/*
+ * Adds (sign > 0) or removes (sign < 0) one record's spread to `daily`.
+ * Removal prunes rows that reach 0, so a delete + re-import leaves the
+ * table exactly as before.
+ */
+static int
+sq_daily_apply(struct store_sqlite *s, const struct sq_daily_key *k,
+    int64_t begin, int64_t end, uint64_t count, int sign, int *capped_out)
+{
+	int64_t days[STORE_SPREAD_MAX_DAYS];
+	uint64_t parts[STORE_SPREAD_MAX_DAYS];
+	sqlite3_stmt *stmt, *prune;
+	size_t n, i;
+	int rc;
+
+	n = store_spread(begin, end, count, days, parts, capped_out);
+	if (n == 0)
+		return 0;
+	stmt = sq_get(s, sign > 0 ? SQ_DAILY_ADD : SQ_DAILY_SUB);
+	if (stmt == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		sq_bind_daily(stmt, k, days[i], (int64_t)parts[i]);
+		if (sign > 0) {
+			if ((rc = sq_done(s, stmt, "updating daily")) != 0)
+				return rc;
+			continue;
+		}
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 0) <= 0) {
+			sqlite3_reset(stmt);
+			if ((prune = sq_get(s, SQ_DAILY_PRUNE)) == NULL)
+				return -1;
+			sq_bind_daily(prune, k, days[i], 0);
+			if ((rc = sq_done(s, prune, "updating daily")) != 0)
+				return rc;
+			continue;
+		}
+		/* finish the RETURNING statement before the next bind */
+		while (rc == SQLITE_ROW)
+			rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE)
+			return sq_fail(s, rc, "updating daily");
+	}
+	return 0;
+}
+
+/* applies the stored records of `report` to daily under the given header */
+static int
+sq_daily_apply_report(struct store_sqlite *s, int64_t report, const char *org,
+    const char *domain, int64_t begin, int64_t end, int sign, int *capped_out)
+{
+	sqlite3_stmt *stmt = sq_get(s, SQ_RECORDS_OF);
+	struct sq_daily_key k;
+	int rc, capped;
+
+	*capped_out = 0;
+	if (stmt == NULL)
+		return -1;
+	k.domain = domain;
+	k.org = org;
+	sqlite3_bind_int64(stmt, 1, report);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		k.source_ip = (const char *)sqlite3_column_text(stmt, 0);
+		k.disposition = (const char *)sqlite3_column_text(stmt, 2);
+		k.dkim = (const char *)sqlite3_column_text(stmt, 3);
+		k.spf = (const char *)sqlite3_column_text(stmt, 4);
+		k.header_from = (const char *)sqlite3_column_text(stmt, 5);
+		rc = sq_daily_apply(s, &k, begin, end,
+		    (uint64_t)sqlite3_column_int64(stmt, 1), sign, &capped);
+		if (rc != 0) {
+			sqlite3_reset(stmt);
+			return rc;
+		}
+		*capped_out |= capped;
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "reading records");
+}
+
+/* closes the report savepoint, discarding everything since it was opened */
+static int
+sq_cur_discard(struct store_sqlite *s)
+{
+	int rc;
+
+	s->cur.id = 0;
+	rc = sq_run(s, SQ_ROLLBACK_TO, "report rollback");
+	if (rc == 0)
+		rc = sq_run(s, SQ_RELEASE, "report rollback");
+	return rc;
+}
+
+static int
+sq_report_begin(struct store *st, const struct report *hdr, int64_t raw_id,
+    int64_t *report_out, int64_t *dup_out)
+{
+	struct store_sqlite *s = sq(st);
+	const struct report_policy *pol = &hdr->policy;
+	const char *org = sq_or(hdr->org_name, "");
+	const char *rid = sq_or(hdr->report_id, "");
+	const char *dom = sq_or(pol->domain, "");
+	sqlite3_stmt *stmt;
+	int64_t id;
+	int rc;
+
+	*report_out = 0;
+	*dup_out = 0;
+	if (s->cur.id != 0)
+		return store_seterr(st, "report_begin: report %lld still open",
+		    (long long)s->cur.id);
+	sq_str_key(&s->cur.key, org, rid, dom, hdr->begin, hdr->end);
+	if ((stmt = sq_get(s, SQ_REPORT_INSERT)) == NULL)
+		return -1;
+	if ((rc = sq_run(s, SQ_SAVEPOINT, "report savepoint")) != 0)
+		return rc;
+	sq_text(stmt, 1, org);
+	sq_text(stmt, 2, hdr->org_name_raw);
+	sq_text(stmt, 3, hdr->email);
+	sq_text(stmt, 4, hdr->extra_contact_info);
+	sq_text(stmt, 5, rid);
+	sq_text(stmt, 6, hdr->report_id_raw);
+	sq_text(stmt, 7, dom);
+	sqlite3_bind_int64(stmt, 8, hdr->begin);
+	sqlite3_bind_int64(stmt, 9, hdr->end);
+	sq_text(stmt, 10, hdr->version);
+	sq_text(stmt, 11, hdr->xml_namespace);
+	sq_text(stmt, 12, hdr->generator);
+	sq_text(stmt, 13, hdr->extensions);
+	sq_text(stmt, 14, pol->p);
+	sq_text(stmt, 15, pol->sp);
+	sq_text(stmt, 16, pol->np);
+	if (pol->pct >= 0)
+		sqlite3_bind_int(stmt, 17, pol->pct);
+	else
+		sqlite3_bind_null(stmt, 17);
+	sq_text(stmt, 18, pol->adkim);
+	sq_text(stmt, 19, pol->aspf);
+	sq_text(stmt, 20, pol->fo);
+	sq_text(stmt, 21, pol->testing);
+	sq_text(stmt, 22, pol->discovery_method);
+	sq_text(stmt, 23, s->cur.key.p);
+	sq_id(stmt, 24, raw_id);
+	sqlite3_bind_int64(stmt, 25, (int64_t)time(NULL));
+	if ((rc = sq_done(s, stmt, "storing report")) != 0)
+		goto fail;
+	if (sqlite3_changes(s->db) == 0) {
+		/* the dedup key exists: nothing was written */
+		if ((stmt = sq_get(s, SQ_REPORT_FIND_KEY)) == NULL) {
+			rc = -1;
+			goto fail;
+		}
+		sq_text(stmt, 1, s->cur.key.p);
+		sqlite3_bind_int64(stmt, 2, 0);
+		if ((rc = sq_one_id(s, stmt, &id, "dedup lookup")) != 0)
+			goto fail;
+		*dup_out = id;
+		return sq_run(s, SQ_RELEASE, "report savepoint");
+	}
+	s->cur.id = sqlite3_last_insert_rowid(s->db);
+	s->cur.begin = hdr->begin;
+	s->cur.end = hdr->end;
+	s->cur.n_records = 0;
+	s->cur.msg_total = 0;
+	s->cur.capped = 0;
+	sq_str_set(&s->cur.org, org);
+	sq_str_set(&s->cur.domain, dom);
+	*report_out = s->cur.id;
+	return 0;
+fail:
+	sq_cur_discard(s);
+	return rc;
+}
+
+static int
+sq_report_record(struct store *st, int64_t report, const struct report *hdr,
+    const struct report_record *rec)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt;
+	struct sq_daily_key k;
+	int64_t rid;
+	size_t i;
+	int rc, capped;
+
+	if (report == 0 || report != s->cur.id)
+		return store_seterr(st, "report_record: report %lld is not open",
+		    (long long)report);
+	if (rec->count > STORE_MAX_COUNT)
+		return store_seterr(st, "record count %llu too large (max %llu)",
+		    (unsigned long long)rec->count, STORE_MAX_COUNT);
+	k.domain = s->cur.domain.p;
+	k.org = s->cur.org.p;
+	k.source_ip = sq_or(rec->source_ip, sq_or(rec->source_ip_raw, ""));
+	k.header_from = sq_or(rec->header_from, "");
+	k.disposition = sq_or(rec->disposition, REPORT_UNKNOWN);
+	k.dkim = sq_or(rec->dkim, REPORT_UNKNOWN);
+	k.spf = sq_or(rec->spf, REPORT_UNKNOWN);
+
+	if ((stmt = sq_get(s, SQ_RECORD_INSERT)) == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, report);
+	sq_text(stmt, 2, k.source_ip);
+	sqlite3_bind_int64(stmt, 3, (int64_t)rec->count);
+	sq_text(stmt, 4, k.disposition);
+	sq_text(stmt, 5, k.dkim);
+	sq_text(stmt, 6, k.spf);
+	sq_text(stmt, 7, sq_dmarc(k.dkim, k.spf));
+	sq_text(stmt, 8, k.header_from);
+	sq_text(stmt, 9, rec->envelope_from);
+	sq_text(stmt, 10, rec->envelope_to);
+	sq_text(stmt, 11, rec->disposition_raw);
+	sq_text(stmt, 12, rec->dkim_raw);
+	sq_text(stmt, 13, rec->spf_raw);
+	sq_text(stmt, 14, rec->source_ip_raw);
+	sq_text(stmt, 15, rec->extensions);
+	if ((rc = sq_done(s, stmt, "storing record")) != 0)
+		return rc;
+	rid = sqlite3_last_insert_rowid(s->db);
+
+	if (rec->n_reasons && (stmt = sq_get(s, SQ_REASON_INSERT)) == NULL)
+		return -1;
+	for (i = 0; i < rec->n_reasons; i++) {
+		const struct report_reason *r = &rec->reasons[i];
+		sqlite3_bind_int64(stmt, 1, rid);
+		sq_text(stmt, 2, sq_or(r->type, "other"));
+		sq_text(stmt, 3, r->type_raw);
+		sq_text(stmt, 4, r->comment);
+		if ((rc = sq_done(s, stmt, "storing reason")) != 0)
+			return rc;
+	}
+	if (rec->n_dkim && (stmt = sq_get(s, SQ_DKIM_INSERT)) == NULL)
+		return -1;
+	for (i = 0; i < rec->n_dkim; i++) {
+		const struct report_dkim *d = &rec->dkim_results[i];
+		sqlite3_bind_int64(stmt, 1, rid);
+		sq_text(stmt, 2, d->domain);
+		sq_text(stmt, 3, d->selector);
+		sq_text(stmt, 4, sq_or(d->result, REPORT_UNKNOWN));
+		sq_text(stmt, 5, d->result_raw);
+		sq_text(stmt, 6, d->human_result);
+		if ((rc = sq_done(s, stmt, "storing dkim result")) != 0)
+			return rc;
+	}
+	if (rec->n_spf && (stmt = sq_get(s, SQ_SPF_INSERT)) == NULL)
+		return -1;
+	for (i = 0; i < rec->n_spf; i++) {
+		const struct report_spf *p = &rec->spf_results[i];
+		sqlite3_bind_int64(stmt, 1, rid);
+		sq_text(stmt, 2, p->domain);
+		sq_text(stmt, 3, p->scope);
+		sq_text(stmt, 4, sq_or(p->result, REPORT_UNKNOWN));
+		sq_text(stmt, 5, p->result_raw);
+		sq_text(stmt, 6, p->human_result);
+		if ((rc = sq_done(s, stmt, "storing spf result")) != 0)
+			return rc;
+	}
+	rc = sq_daily_apply(s, &k, s->cur.begin, s->cur.end, rec->count, 1,
+	    &capped);
+	if (rc != 0)
+		return rc;
+	s->cur.capped |= capped;
+	s->cur.n_records++;
+	s->cur.msg_total += rec->count;
+	return 0;
+}
+
+/* JSON array of strings (plus an optional extra line), NULL when empty */
+static char *
+sq_json_lines(const char **v, size_t n, const char *extra)
+{
+	json_t *a;
+	char *out;
+	size_t i;
+
+	if (n == 0 && extra == NULL)
+		return NULL;
+	a = json_array();
+	for (i = 0; i < n; i++)
+		if (v[i] != NULL)
+			json_array_append_new(a, json_string(v[i]));
+	if (extra != NULL)
+		json_array_append_new(a, json_string(extra));
+	out = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return out;
+}
+
+/* `final` moved a dedup-key field: re-check the key and re-spread daily */
+static int
+sq_report_rekey(struct store_sqlite *s, const struct report *final,
+    int64_t *dup_out)
+{
+	const char *org = sq_or(final->org_name, "");
+	const char *rid = sq_or(final->report_id, "");
+	const char *dom = sq_or(final->policy.domain, "");
+	sqlite3_stmt *stmt = sq_get(s, SQ_REPORT_FIND_KEY);
+	int64_t id;
+	int rc, capped;
+
+	if (stmt == NULL)
+		return -1;
+	sq_text(stmt, 1, s->key2.p);
+	sqlite3_bind_int64(stmt, 2, s->cur.id);
+	if ((rc = sq_one_id(s, stmt, &id, "dedup lookup")) != 0)
+		return rc;
+	if (id != 0) {
+		*dup_out = id;
+		return 0;
+	}
+	rc = sq_daily_apply_report(s, s->cur.id, s->cur.org.p, s->cur.domain.p,
+	    s->cur.begin, s->cur.end, -1, &capped);
+	if (rc != 0)
+		return rc;
+	if ((stmt = sq_get(s, SQ_REPORT_REKEY)) == NULL)
+		return -1;
+	sq_text(stmt, 1, org);
+	sq_text(stmt, 2, rid);
+	sq_text(stmt, 3, dom);
+	sqlite3_bind_int64(stmt, 4, final->begin);
+	sqlite3_bind_int64(stmt, 5, final->end);
+	sq_text(stmt, 6, s->key2.p);
+	sqlite3_bind_int64(stmt, 7, s->cur.id);
+	if ((rc = sq_done(s, stmt, "storing report")) != 0)
+		return rc;
+	rc = sq_daily_apply_report(s, s->cur.id, org, dom, final->begin,
+	    final->end, 1, &capped);
+	s->cur.capped = capped;
+	return rc;
+}
+
+static int
+sq_report_end(struct store *st, int64_t report, const struct report *final,
+    const uint8_t content_hash[32], int64_t *dup_out)
+{
+	static const uint8_t zero[32];
+	struct store_sqlite *s = sq(st);
+	const struct report_policy *pol = &final->policy;
+	sqlite3_stmt *stmt;
+	char *errors = NULL, *warnings = NULL, note[128];
+	int64_t id;
+	int rc;
+
+	*dup_out = 0;
+	if (report == 0 || report != s->cur.id)
+		return store_seterr(st, "report_end: report %lld is not open",
+		    (long long)report);
+	if (content_hash == NULL)
+		content_hash = zero;
+	sq_str_key(&s->key2, sq_or(final->org_name, ""),
+	    sq_or(final->report_id, ""), sq_or(final->policy.domain, ""),
+	    final->begin, final->end);
+	if (strcmp(s->key2.p, s->cur.key.p) != 0) {
+		if ((rc = sq_report_rekey(s, final, dup_out)) != 0)
+			return rc;
+		if (*dup_out != 0)
+			return sq_cur_discard(s);
+	}
+	if (content_hash != zero) {
+		if ((stmt = sq_get(s, SQ_REPORT_FIND_HASH)) == NULL)
+			return -1;
+		sqlite3_bind_blob(stmt, 1, content_hash, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, report);
+		if ((rc = sq_one_id(s, stmt, &id, "dedup lookup")) != 0)
+			return rc;
+		if (id != 0) {
+			*dup_out = id;
+			return sq_cur_discard(s);
+		}
+	}
+	note[0] = '\0';
+	if (s->cur.capped)
+		snprintf(note, sizeof note, "report spans more than %d days: "
+		    "all messages counted on its first day",
+		    STORE_SPREAD_MAX_DAYS);
+	errors = sq_json_lines(final->errors, final->n_errors, NULL);
+	warnings = sq_json_lines(final->warnings, final->n_warnings,
+	    note[0] ? note : NULL);
+	rc = -1;
+	if ((stmt = sq_get(s, SQ_REPORT_FINISH)) == NULL)
+		goto done;
+	sq_text(stmt, 1, final->org_name_raw);
+	sq_text(stmt, 2, final->email);
+	sq_text(stmt, 3, final->extra_contact_info);
+	sq_text(stmt, 4, final->report_id_raw);
+	sq_text(stmt, 5, final->version);
+	sq_text(stmt, 6, final->xml_namespace);
+	sq_text(stmt, 7, final->generator);
+	sq_text(stmt, 8, errors);
+	sq_text(stmt, 9, warnings);
+	sq_text(stmt, 10, final->extensions);
+	sq_text(stmt, 11, pol->p);
+	sq_text(stmt, 12, pol->sp);
+	sq_text(stmt, 13, pol->np);
+	if (pol->pct >= 0)
+		sqlite3_bind_int(stmt, 14, pol->pct);
+	else
+		sqlite3_bind_null(stmt, 14);
+	sq_text(stmt, 15, pol->adkim);
+	sq_text(stmt, 16, pol->aspf);
+	sq_text(stmt, 17, pol->fo);
+	sq_text(stmt, 18, pol->testing);
+	sq_text(stmt, 19, pol->discovery_method);
+	sqlite3_bind_int64(stmt, 20, (int64_t)s->cur.n_records);
+	sqlite3_bind_int64(stmt, 21, (int64_t)s->cur.msg_total);
+	sqlite3_bind_blob(stmt, 22, content_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 23, report);
+	if ((rc = sq_done(s, stmt, "storing report")) != 0)
+		goto done;
+	s->cur.id = 0;
+	rc = sq_run(s, SQ_RELEASE, "report savepoint");
+done:
+	free(errors);
+	free(warnings);
+	return rc;
+}
+
+static int
+sq_report_abort(struct store *st, int64_t report)
+{
+	struct store_sqlite *s = sq(st);
+
+	if (s->cur.id == 0)
+		return 0;
+	return sq_cur_discard(s);
+}
+
+static int
+sq_report_delete(struct store *st, int64_t report)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt = sq_get(s, SQ_REPORT_HDR);
+	char *org = NULL, *dom = NULL;
+	int64_t begin, end;
+	int rc, capped;
+
+	if (stmt == NULL)
+		return -1;
+	if (s->cur.id != 0)
+		return store_seterr(st, "report_delete: report %lld still open",
+		    (long long)s->cur.id);
+	sqlite3_bind_int64(stmt, 1, report);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_DONE)
+			return store_seterr(st, "report %lld: no such report",
+			    (long long)report);
+		return sq_fail(s, rc, "reading report");
+	}
+	org = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+	dom = xstrdup((const char *)sqlite3_column_text(stmt, 1));
+	begin = sqlite3_column_int64(stmt, 2);
+	end = sqlite3_column_int64(stmt, 3);
+	sqlite3_reset(stmt);
+
+	if ((rc = sq_run(s, SQ_SAVEPOINT, "report savepoint")) != 0)
+		goto done;
+	rc = sq_daily_apply_report(s, report, org, dom, begin, end, -1,
+	    &capped);
+	if (rc == 0 && (stmt = sq_get(s, SQ_REPORT_DELETE)) == NULL)
+		rc = -1;
+	if (rc == 0) {
+		sqlite3_bind_int64(stmt, 1, report);
+		rc = sq_done(s, stmt, "deleting report");
+	}
+	if (rc != 0) {
+		sq_cur_discard(s);
+		goto done;
+	}
+	rc = sq_run(s, SQ_RELEASE, "report savepoint");
+done:
+	free(org);
+	free(dom);
+	return rc;
+}
+
+static const struct store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.set_busy_timeout = sq_set_busy_timeout,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.raw_put = sq_raw_put,
+	.raw_put_fd = sq_raw_put_fd,
+	.raw_get = sq_raw_get,
+	.raw_open = sq_raw_open,
+	.ledger_add = sq_ledger_add,
+	.report_begin = sq_report_begin,
+	.report_record = sq_report_record,
+	.report_end = sq_report_end,
+	.report_abort = sq_report_abort,
+	.report_delete = sq_report_delete,
+	.sqlite_handle = sq_handle,
+};
