@@ -1,0 +1,1347 @@
+/*
+ * aggregate_filter.c - decoding and lexical repair in front of expat (see
+ * aggregate_filter.h for what it fixes and why).
+ *
+ * Data flow per push: input bytes -> sniff (first bytes only) -> decode into
+ * f->w (valid UTF-8 containing only XML characters) -> lex f->w into f->o.
+ * What the lexer cannot decide yet (a tag or entity cut by the end of the
+ * slice) stays at the front of f->w for the next push; the current text run
+ * (text since the last tag, at most HOLD_TEXT bytes) stays in f->o so that a
+ * following end tag can still repair it.  Everything is O(n) in the input;
+ * each byte is looked at a bounded number of times (a held tag is rescanned
+ * once per push, and it is at most MAX_TAG bytes).
+ *
+ * Ownership: the filter owns its buffers; *out points into f->o.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <iconv.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xalloc.h"
+#include "parse/aggregate_filter.h"
+
+#define MAX_TAG (64 * 1024)     /* longest tag we wait for */
+#define MAX_NAME 1024           /* longest element name */
+#define HOLD_TEXT 4096          /* longest text run kept for repairs */
+#define SNIFF_MAX 1024          /* bytes looked at for <?xml encoding= */
+#define NOHOLD ((size_t)-1)
+
+struct fbuf {
+	char *p;
+	size_t len, cap;
+};
+
+enum filter_enc { ENC_UNKNOWN, ENC_UTF8, ENC_UTF16LE, ENC_UTF16BE, ENC_TABLE };
+enum filter_lex { LX_TEXT, LX_COMMENT, LX_PI, LX_CDATA };
+
+struct aggregate_filter {
+	unsigned max_depth;
+	aggregate_filter_warn_fn warn;
+	void *ctx;
+
+	/* decoding */
+	enum filter_enc enc;
+	struct fbuf head;               /* bytes held while sniffing */
+	unsigned char carry[4];         /* incomplete sequence at slice end */
+	size_t ncarry;
+	uint32_t hi;                    /* pending UTF-16 high surrogate */
+	uint32_t table[256];            /* single-byte encodings */
+
+	/* lexing */
+	struct fbuf w;                  /* decoded, not yet lexed */
+	struct fbuf o;                  /* repaired output */
+	size_t hold_from;               /* o[hold_from..] kept for next push */
+	size_t text_start;              /* current text run in o, or NOHOLD */
+	unsigned long long w_base;      /* stream offset of w.p[0] */
+	enum filter_lex lex;
+	int cdata_emit;                 /* current CDATA section is emitted */
+	int root_open, root_done, skipping, saw_element, nonblank;
+
+	/* open elements: names back to back in names, offsets in off */
+	struct fbuf names;
+	size_t *off;
+	unsigned depth;
+
+	/* repairs, reported by aggregate_filter_summary() */
+	unsigned long long n_utf8, n_ctrl, n_lt, n_amp, n_attr;
+	unsigned long long n_stray_close, n_autoclose;
+	int junk_before, junk_after;
+	char first_stray[64], first_autoclose[64];
+};
+
+/* ---- buffers -------------------------------------------------------- */
+
+static void
+fbuf_reserve(struct fbuf *b, size_t extra)
+{
+	size_t want;
+
+	if (b->cap - b->len >= extra)
+		return;
+	want = b->cap ? b->cap : 4096;
+	while (want - b->len < extra)
+		want *= 2;
+	b->p = xrealloc(b->p, want);
+	b->cap = want;
+}
+
+static void
+fbuf_put(struct fbuf *b, const char *s, size_t n)
+{
+	fbuf_reserve(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+fbuf_free(struct fbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ---- warnings ------------------------------------------------------- */
+
+static void
+filter_warnf(struct aggregate_filter *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+filter_warnf(struct aggregate_filter *f, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (f->warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	f->warn(f->ctx, msg);
+}
+
+/* Copies a name for a message, cut to fit. */
+static void
+filter_keep_name(char *dst, size_t dstlen, const char *s, size_t n)
+{
+	if (dst[0] != '\0')
+		return;
+	if (n >= dstlen)
+		n = dstlen - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* ---- decoding ------------------------------------------------------- */
+
+static const uint16_t cp1252_high[32] = {
+	0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+	0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d, 0x017d, 0x008f,
+	0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
+};
+
+/* Appends cp as UTF-8; characters XML forbids become U+FFFD. */
+static char *
+filter_put_cp(struct aggregate_filter *f, char *d, uint32_t cp)
+{
+	if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff ||
+	    cp > 0x10ffff) {
+		f->n_ctrl++;
+		cp = 0xfffd;
+	}
+	if (cp < 0x80) {
+		*d++ = (char)cp;
+	} else if (cp < 0x800) {
+		*d++ = (char)(0xc0 | (cp >> 6));
+		*d++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*d++ = (char)(0xe0 | (cp >> 12));
+		*d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*d++ = (char)(0x80 | (cp & 0x3f));
+	} else {
+		*d++ = (char)(0xf0 | (cp >> 18));
+		*d++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+		*d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*d++ = (char)(0x80 | (cp & 0x3f));
+	}
+	return d;
+}
+
+/*
+ * One UTF-8 sequence at s[0..n).  Returns 1 (valid; *cp, *adv), 0 (invalid;
+ * *adv = length of the maximal valid prefix, at least 1) or -1 (a valid
+ * prefix cut by the end of the buffer).  Follows Unicode table 3-7, so
+ * overlong forms and surrogates are invalid.
+ */
+static int
+filter_utf8_one(const unsigned char *s, size_t n, uint32_t *cp, size_t *adv)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t need, i;
+	uint32_t v;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		v = c & 0x0f;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		v = c & 0x07;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		*adv = 1;
+		return 0;
+	}
+	for (i = 1; i <= need; i++) {
+		if (i >= n) {
+			*adv = i;
+			return -1;
+		}
+		if (s[i] < lo || s[i] > hi) {
+			*adv = i;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	*cp = v;
+	*adv = need + 1;
+	return 1;
+}
+
+static int
+filter_xml_ascii(unsigned char c)
+{
+	return c >= 0x20 || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Decodes UTF-8 from s[0..n) into d; returns the new end; keeps a cut tail. */
+static char *
+filter_dec_utf8(struct aggregate_filter *f, const unsigned char *s, size_t n,
+    int final, char *d)
+{
+	size_t i = 0, adv;
+	uint32_t cp;
+	int r;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j < n && s[j] < 0x80 && filter_xml_ascii(s[j]))
+			j++;
+		if (j > i) {
+			memcpy(d, s + i, j - i);
+			d += j - i;
+			i = j;
+			if (i == n)
+				break;
+		}
+		if (s[i] < 0x80) {              /* control character */
+			d = filter_put_cp(f, d, s[i]);
+			i++;
+			continue;
+		}
+		r = filter_utf8_one(s + i, n - i, &cp, &adv);
+		if (r == 1) {
+			d = filter_put_cp(f, d, cp);
+		} else if (r < 0 && !final) {
+			memcpy(f->carry, s + i, n - i);
+			f->ncarry = n - i;
+			return d;
+		} else {
+			f->n_utf8++;
+			d = filter_put_cp(f, d, 0xfffd);
+		}
+		i += adv;
+	}
+	return d;
+}
+
+static char *
+filter_dec_utf16(struct aggregate_filter *f, const unsigned char *s, size_t n,
+    int final, char *d)
+{
+	size_t i;
+	int be = f->enc == ENC_UTF16BE;
+
+	for (i = 0; i + 1 < n; i += 2) {
+		uint32_t u = be ? (uint32_t)(s[i] << 8 | s[i + 1]) :
+		    (uint32_t)(s[i + 1] << 8 | s[i]);
+
+		if (f->hi != 0) {
+			if (u >= 0xdc00 && u <= 0xdfff) {
+				d = filter_put_cp(f, d, 0x10000 +
+				    ((f->hi - 0xd800) << 10) + (u - 0xdc00));
+				f->hi = 0;
+				continue;
+			}
+			f->n_utf8++;
+			d = filter_put_cp(f, d, 0xfffd);
+			f->hi = 0;
+		}
+		if (u >= 0xd800 && u <= 0xdbff) {
+			f->hi = u;
+			continue;
+		}
+		if (u >= 0xdc00 && u <= 0xdfff) {
+			f->n_utf8++;
+			u = 0xfffd;
+		}
+		d = filter_put_cp(f, d, u);
+	}
+	if (i < n) {
+		if (final) {
+			f->n_utf8++;
+			d = filter_put_cp(f, d, 0xfffd);
+		} else {
+			f->carry[0] = s[i];
+			f->ncarry = 1;
+		}
+	}
+	if (final && f->hi != 0) {
+		f->n_utf8++;
+		d = filter_put_cp(f, d, 0xfffd);
+		f->hi = 0;
+	}
+	return d;
+}
+
+/* Decodes in[0..n) (after any carried bytes) and appends to f->w. */
+static void
+filter_decode(struct aggregate_filter *f, const unsigned char *in, size_t n,
+    int final)
+{
+	char *d;
+	size_t i;
+
+	fbuf_reserve(&f->w, 3 * (n + f->ncarry) + 16);
+	d = f->w.p + f->w.len;
+	switch (f->enc) {
+	case ENC_TABLE:
+		for (i = 0; i < n; i++)
+			d = filter_put_cp(f, d, f->table[in[i]]);
+		break;
+	case ENC_UTF16LE:
+	case ENC_UTF16BE:
+		if (f->ncarry > 0 && n > 0) {
+			unsigned char two[2] = { f->carry[0], in[0] };
+
+			f->ncarry = 0;
+			d = filter_dec_utf16(f, two, 2, 0, d);
+			in++;
+			n--;
+		}
+		d = filter_dec_utf16(f, in, n, final, d);
+		break;
+	default:
+		/* Complete a sequence cut at the previous slice end. */
+		while (f->ncarry > 0 && (n > 0 || final)) {
+			unsigned char tmp[8];
+			size_t k = 4 - f->ncarry, adv, have;
+			uint32_t cp;
+			int r;
+
+			if (k > n)
+				k = n;
+			memcpy(tmp, f->carry, f->ncarry);
+			memcpy(tmp + f->ncarry, in, k);
+			have = f->ncarry + k;
+			r = filter_utf8_one(tmp, have, &cp, &adv);
+			if (r < 0 && !final) {
+				memcpy(f->carry, tmp, have);
+				f->ncarry = have;
+				in += k;
+				n -= k;
+				break;
+			}
+			if (r == 1) {
+				d = filter_put_cp(f, d, cp);
+			} else {
+				f->n_utf8++;
+				d = filter_put_cp(f, d, 0xfffd);
+			}
+			if (adv >= f->ncarry) {
+				in += adv - f->ncarry;
+				n -= adv - f->ncarry;
+				f->ncarry = 0;
+			} else {
+				memmove(f->carry, f->carry + adv,
+				    f->ncarry - adv);
+				f->ncarry -= adv;
+			}
+		}
+		if (f->ncarry == 0)
+			d = filter_dec_utf8(f, in, n, final, d);
+		break;
+	}
+	f->w.len = (size_t)(d - f->w.p);
+}
+
+static int
+filter_is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Builds f->table for a single-byte encoding iconv knows; -1 if none. */
+static int
+filter_iconv_table(struct aggregate_filter *f, const char *label, char *err,
+    size_t errlen)
+{
+	iconv_t cd = iconv_open("UTF-32LE", label);
+	unsigned b;
+
+	if (cd == (iconv_t)-1) {
+		snprintf(err, errlen, "unsupported encoding \"%s\"", label);
+		return -1;
+	}
+	for (b = 0; b < 256; b++) {
+		char in[1] = { (char)b }, out[16];
+		char *ip = in, *op = out;
+		size_t il = 1, ol = sizeof(out);
+
+		iconv(cd, NULL, NULL, NULL, NULL);
+		if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) {
+			if (errno == EINVAL) {
+				iconv_close(cd);
+				snprintf(err, errlen, "unsupported multi-byte "
+				    "encoding \"%s\"", label);
+				return -1;
+			}
+			f->table[b] = 0xfffd;
+			continue;
+		}
+		if (sizeof(out) - ol != 4) {
+			f->table[b] = 0xfffd;
+			continue;
+		}
+		f->table[b] = (uint32_t)(unsigned char)out[0] |
+		    (uint32_t)(unsigned char)out[1] << 8 |
+		    (uint32_t)(unsigned char)out[2] << 16 |
+		    (uint32_t)(unsigned char)out[3] << 24;
+	}
+	iconv_close(cd);
+	/* Markup must read the same as in ASCII. */
+	for (b = 0x20; b < 0x7f; b++) {
+		if (f->table[b] != b && b != '\\' && b != '~') {
+			snprintf(err, errlen, "unsupported encoding \"%s\" "
+			    "(not ASCII-compatible)", label);
+			return -1;
+		}
+	}
+	f->table['\t'] = '\t';
+	f->table['\n'] = '\n';
+	f->table['\r'] = '\r';
+	return 0;
+}
+
+static void
+filter_cp1252(struct aggregate_filter *f)
+{
+	unsigned b;
+
+	for (b = 0; b < 256; b++)
+		f->table[b] = b;
+	for (b = 0; b < 32; b++)
+		f->table[0x80 + b] = cp1252_high[b];
+}
+
+/* Picks f->enc from a declared label; -1 with err when unsupported. */
+static int
+filter_set_label(struct aggregate_filter *f, const char *label, char *err,
+    size_t errlen)
+{
+	static const char *const latin[] = {
+		"windows-1252", "cp1252", "x-cp1252", "iso-8859-1",
+		"iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1",
+		"cp819", "ibm819", "iso-ir-100", NULL
+	};
+	size_t i;
+
+	if (strcmp(label, "utf-8") == 0 || strcmp(label, "utf8") == 0 ||
+	    strcmp(label, "us-ascii") == 0 || strcmp(label, "ascii") == 0) {
+		f->enc = ENC_UTF8;
+		return 0;
+	}
+	for (i = 0; latin[i] != NULL; i++) {
+		if (strcmp(label, latin[i]) == 0) {
+			/* Like browsers: Latin-1 labels mean windows-1252. */
+			filter_cp1252(f);
+			f->enc = ENC_TABLE;
+			return 0;
+		}
+	}
+	if (strncmp(label, "utf-16", 6) == 0 || strncmp(label, "ucs-2", 5) == 0) {
+		filter_warnf(f, "encoding \"%s\" declared on 8-bit input; "
+		    "read as UTF-8", label);
+		f->enc = ENC_UTF8;
+		return 0;
+	}
+	if (filter_iconv_table(f, label, err, errlen) < 0)
+		return -1;
+	f->enc = ENC_TABLE;
+	return 0;
+}
+
+/*
+ * Looks at the held first bytes.  Returns 1 when the encoding is known (and
+ * *skip = BOM length), 0 when more bytes are needed, -1 on refusal.
+ */
+static int
+filter_sniff(struct aggregate_filter *f, int final, size_t *skip, char *err,
+    size_t errlen)
+{
+	const unsigned char *b = (const unsigned char *)f->head.p;
+	size_t n = f->head.len, i, end;
+	char label[48];
+	const char *decl, *e;
+
+	*skip = 0;
+	if (n < 4 && !final)
+		return 0;
+	if (n >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf) {
+		*skip = 3;
+		f->enc = ENC_UTF8;
+		return 1;
+	}
+	if (n >= 4 && ((b[0] == 0xff && b[1] == 0xfe && !b[2] && !b[3]) ||
+	    (!b[0] && !b[1] && b[2] == 0xfe && b[3] == 0xff))) {
+		snprintf(err, errlen, "unsupported encoding UTF-32");
+		return -1;
+	}
+	if (n >= 2 && b[0] == 0xfe && b[1] == 0xff) {
+		*skip = 2;
+		f->enc = ENC_UTF16BE;
+		return 1;
+	}
+	if (n >= 2 && b[0] == 0xff && b[1] == 0xfe) {
+		*skip = 2;
+		f->enc = ENC_UTF16LE;
+		return 1;
+	}
+	if (n >= 2 && b[0] == 0 && b[1] != 0) {
+		f->enc = ENC_UTF16BE;
+		return 1;
+	}
+	if (n >= 2 && b[0] != 0 && b[1] == 0) {
+		f->enc = ENC_UTF16LE;
+		return 1;
+	}
+	for (i = 0; i < n && filter_is_space(b[i]); i++)
+		;
+	if (n - i < 5 && !final && n < SNIFF_MAX)
+		return 0;
+	if (n - i < 5 || memcmp(b + i, "<?xml", 5) != 0) {
+		f->enc = ENC_UTF8;
+		return 1;
+	}
+	decl = (const char *)b + i;
+	e = memmem(decl, n - i, "?>", 2);
+	if (e == NULL) {
+		if (!final && n < SNIFF_MAX)
+			return 0;
+		e = (const char *)b + n;
+	}
+	end = (size_t)(e - decl);
+	f->enc = ENC_UTF8;
+	for (i = 5; i + 8 < end; i++) {
+		size_t j, k;
+		char q;
+
+		if (memcmp(decl + i, "encoding", 8) != 0)
+			continue;
+		j = i + 8;
+		while (j < end && filter_is_space((unsigned char)decl[j]))
+			j++;
+		if (j >= end || decl[j] != '=')
+			continue;
+		j++;
+		while (j < end && filter_is_space((unsigned char)decl[j]))
+			j++;
+		if (j >= end || (decl[j] != '"' && decl[j] != '\''))
+			continue;
+		q = decl[j++];
+		for (k = 0; j < end && decl[j] != q; j++, k++) {
+			char c = decl[j];
+
+			if (k + 1 >= sizeof(label) || !(
+			    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			    c == '.' || c == ':')) {
+				snprintf(err, errlen, "unsupported encoding "
+				    "(bad encoding name in XML declaration)");
+				return -1;
+			}
+			label[k] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+		}
+		label[k] = '\0';
+		if (filter_set_label(f, label, err, errlen) < 0)
+			return -1;
+		break;
+	}
+	return 1;
+}
+
+/* ---- lexing --------------------------------------------------------- */
+
+static int
+filter_name_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	    c == ':' || c >= 0x80;
+}
+
+static int
+filter_name_char(unsigned char c)
+{
+	return filter_name_start(c) || (c >= '0' && c <= '9') || c == '-' ||
+	    c == '.';
+}
+
+/* Local part of a qualified name. */
+static void
+filter_local(const char *s, size_t n, const char **l, size_t *ln)
+{
+	const char *c = memrchr(s, ':', n);
+
+	if (c == NULL) {
+		*l = s;
+		*ln = n;
+	} else {
+		*l = c + 1;
+		*ln = n - (size_t)(c + 1 - s);
+	}
+}
+
+static const char *
+filter_stack_name(const struct aggregate_filter *f, unsigned i, size_t *n)
+{
+	size_t end = i + 1 < f->depth ? f->off[i + 1] : f->names.len;
+
+	*n = end - f->off[i];
+	return f->names.p + f->off[i];
+}
+
+static void
+filter_push(struct aggregate_filter *f, const char *name, size_t n)
+{
+	f->off[f->depth++] = f->names.len;
+	fbuf_put(&f->names, name, n);
+}
+
+static void
+filter_pop(struct aggregate_filter *f)
+{
+	f->depth--;
+	f->names.len = f->off[f->depth];
+}
+
+static void
+filter_emit_close(struct aggregate_filter *f, const char *name, size_t n)
+{
+	fbuf_reserve(&f->o, n + 3);
+	fbuf_put(&f->o, "</", 2);
+	fbuf_put(&f->o, name, n);
+	fbuf_put(&f->o, ">", 1);
+}
+
+/* Text (or an escape standing for text) at the current position. */
+static void
+filter_text(struct aggregate_filter *f, const char *s, size_t n)
+{
+	size_t i;
+
+	if (f->skipping)
+		return;
+	if (!f->root_open) {
+		for (i = 0; i < n; i++) {
+			if (!filter_is_space((unsigned char)s[i])) {
+				f->nonblank = 1;
+				if (f->root_done)
+					f->junk_after = 1;
+				else
+					f->junk_before = 1;
+				break;
+			}
+		}
+		return;
+	}
+	fbuf_put(&f->o, s, n);
+}
+
+/*
+ * Length of a valid entity or character reference at s (s[0] == '&'), 0
+ * when it is not one, -1 when more bytes are needed to tell.
+ */
+static int
+filter_entity(const char *s, size_t n, int final)
+{
+	static const char *const known[] = { "lt;", "gt;", "amp;", "quot;",
+		"apos;" };
+	size_t i, k;
+	uint32_t v = 0;
+
+	if (n < 2)
+		return final ? 0 : -1;
+	if (s[1] == '#') {
+		int hex = n > 2 && s[2] == 'x';
+
+		for (i = hex ? 3 : 2; i < n && i < 12; i++) {
+			char c = s[i];
+			int d;
+
+			if (c >= '0' && c <= '9')
+				d = c - '0';
+			else if (hex && c >= 'a' && c <= 'f')
+				d = c - 'a' + 10;
+			else if (hex && c >= 'A' && c <= 'F')
+				d = c - 'A' + 10;
+			else if (c == ';')
+				break;
+			else
+				return 0;
+			v = v * (hex ? 16 : 10) + (uint32_t)d;
+		}
+		if (i >= n)
+			return final ? 0 : -1;
+		if (s[i] != ';' || i == (hex ? 3u : 2u))
+			return 0;
+		if (!(v == 9 || v == 10 || v == 13 || (v >= 0x20 && v <= 0xd7ff)
+		    || (v >= 0xe000 && v <= 0xfffd) ||
+		    (v >= 0x10000 && v <= 0x10ffff)))
+			return 0;
+		return (int)i + 1;
+	}
+	for (k = 0; k < 5; k++) {
+		size_t len = strlen(known[k]), m = n - 1 < len ? n - 1 : len;
+
+		if (memcmp(s + 1, known[k], m) == 0) {
+			if (m == len)
+				return (int)len + 1;
+			return final ? 0 : -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * An end tag that matches no open element.  If the current text run reads
+ * "NAME>value" (a start tag that lost its '<', seen from KDDI), restore it.
+ */
+static int
+filter_repair_start(struct aggregate_filter *f, const char *name, size_t n)
+{
+	size_t t = f->text_start, ws, v, vlen;
+	char *o;
+
+	if (t == NOHOLD || !f->root_open)
+		return 0;
+	o = f->o.p;
+	for (ws = t; ws < f->o.len && filter_is_space((unsigned char)o[ws]);
+	    ws++)
+		;
+	if (f->o.len - ws < n + 4 || memcmp(o + ws, name, n) != 0 ||
+	    memcmp(o + ws + n, "&gt;", 4) != 0)
+		return 0;
+	v = ws + n + 4;
+	vlen = f->o.len - v;
+	/* "NAME&gt;" (n + 4 bytes) becomes "<NAME>" (n + 2 bytes). */
+	o[ws] = '<';
+	memmove(o + ws + 1, name, n);
+	o[ws + 1 + n] = '>';
+	memmove(o + ws + n + 2, o + v, vlen);
+	f->o.len = ws + n + 2 + vlen;
+	filter_emit_close(f, name, n);
+	filter_warnf(f, "restored a start tag missing its '<': <%.*s> "
+	    "near byte %llu", (int)(n > 64 ? 64 : n), name,
+	    f->w_base);
+	return 1;
+}
+
+static void
+filter_end_tag(struct aggregate_filter *f, const char *name, size_t n)
+{
+	unsigned k;
+	size_t tn, ln, tln;
+	const char *tname, *l, *tl;
+
+	if (f->skipping)
+		return;
+	if (!f->root_open || f->depth == 0) {
+		if (f->root_done)
+			f->junk_after = 1;
+		else
+			f->junk_before = 1;
+		return;
+	}
+	for (k = f->depth; k-- > 0;) {
+		tname = filter_stack_name(f, k, &tn);
+		if (tn == n && memcmp(tname, name, n) == 0)
+			break;
+	}
+	if (k == (unsigned)-1) {
+		/* <a:x> closed by </x> or </b:x>: same local name, accept. */
+		tname = filter_stack_name(f, f->depth - 1, &tn);
+		filter_local(name, n, &l, &ln);
+		filter_local(tname, tn, &tl, &tln);
+		if (ln == tln && memcmp(l, tl, ln) == 0) {
+			k = f->depth - 1;
+		} else if (filter_repair_start(f, name, n)) {
+			f->text_start = f->o.len;
+			return;
+		} else {
+			f->n_stray_close++;
+			filter_keep_name(f->first_stray,
+			    sizeof(f->first_stray), name, n);
+			return;
+		}
+	}
+	while (f->depth > k + 1) {
+		tname = filter_stack_name(f, f->depth - 1, &tn);
+		f->n_autoclose++;
+		filter_keep_name(f->first_autoclose,
+		    sizeof(f->first_autoclose), tname, tn);
+		filter_emit_close(f, tname, tn);
+		filter_pop(f);
+	}
+	tname = filter_stack_name(f, k, &tn);
+	filter_emit_close(f, tname, tn);
+	filter_pop(f);
+	if (f->depth == 0) {
+		f->root_open = 0;
+		f->root_done = 1;
+	}
+	f->text_start = f->o.len;
+}
+
+/* Emits a validated start tag, repairing '<' and '&' in attribute values. */
+static void
+filter_emit_tag(struct aggregate_filter *f, const char *s, size_t n,
+    int rewrite)
+{
+	size_t i;
+	char q = 0;
+	int r;
+
+	if (!rewrite) {
+		fbuf_put(&f->o, s, n);
+		return;
+	}
+	f->n_attr++;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (q == 0) {
+			if (c == '"' || c == '\'')
+				q = c;
+		} else if (c == q) {
+			q = 0;
+		} else if (c == '<') {
+			fbuf_put(&f->o, "&lt;", 4);
+			continue;
+		} else if (c == '&') {
+			r = filter_entity(s + i, n - i, 1);
+			if (r <= 0) {
+				fbuf_put(&f->o, "&amp;", 5);
+				continue;
+			}
+		}
+		fbuf_put(&f->o, &c, 1);
+	}
+}
+
+static int
+filter_start_tag(struct aggregate_filter *f, const char *s, size_t n,
+    const char *name, size_t nlen, int selfclose, int rewrite, char *err,
+    size_t errlen)
+{
+	const char *l;
+	size_t ln;
+
+	if (f->skipping) {
+		filter_local(name, nlen, &l, &ln);
+		if (selfclose || ln != 6 || memcmp(l, "record", 6) != 0)
+			return 0;
+		f->skipping = 0;
+		f->depth = 0;
+		f->names.len = 0;
+		f->root_open = 1;
+		f->root_done = 0;
+		fbuf_put(&f->o, "<feedback>", 10);
+		filter_push(f, "feedback", 8);
+	}
+	if (f->root_done) {
+		f->junk_after = 1;
+		return 0;
+	}
+	if (!selfclose && f->depth + 1 > f->max_depth) {
+		snprintf(err, errlen, "XML nesting deeper than max_xml_depth "
+		    "(%u)", f->max_depth);
+		return -1;
+	}
+	f->saw_element = 1;
+	f->nonblank = 1;
+	filter_emit_tag(f, s, n, rewrite);
+	if (selfclose) {
+		if (f->depth == 0)
+			f->root_done = 1;
+	} else {
+		filter_push(f, name, nlen);
+		f->root_open = 1;
+	}
+	f->text_start = f->o.len;
+	return 0;
+}
+
+enum { MK_NEED = 0, MK_STRAY = -2, MK_ERR = -1 };
+
+/* Scans "<name attrs>" at s; returns its length, MK_NEED or MK_STRAY. */
+static long
+filter_scan_start(const char *s, size_t n, int final, size_t *nlen,
+    int *selfclose, int *rewrite)
+{
+	size_t i = 1;
+	long more = (final || n >= MAX_TAG) ? MK_STRAY : MK_NEED;
+
+	while (i < n && filter_name_char((unsigned char)s[i]))
+		i++;
+	*nlen = i - 1;
+	if (*nlen > MAX_NAME)
+		return MK_STRAY;
+	*selfclose = 0;
+	*rewrite = 0;
+	for (;;) {
+		int ws = 0;
+		char q;
+
+		while (i < n && filter_is_space((unsigned char)s[i])) {
+			i++;
+			ws = 1;
+		}
+		if (i >= n)
+			return more;
+		if (s[i] == '>')
+			return (long)i + 1;
+		if (s[i] == '/') {
+			if (i + 1 >= n)
+				return more;
+			if (s[i + 1] != '>')
+				return MK_STRAY;
+			*selfclose = 1;
+			return (long)i + 2;
+		}
+		if (!ws || !filter_name_start((unsigned char)s[i]))
+			return MK_STRAY;
+		while (i < n && filter_name_char((unsigned char)s[i]))
+			i++;
+		while (i < n && filter_is_space((unsigned char)s[i]))
+			i++;
+		if (i >= n)
+			return more;
+		if (s[i] != '=')
+			return MK_STRAY;
+		i++;
+		while (i < n && filter_is_space((unsigned char)s[i]))
+			i++;
+		if (i >= n)
+			return more;
+		q = s[i];
+		if (q != '"' && q != '\'')
+			return MK_STRAY;
+		for (i++; i < n && s[i] != q; i++) {
+			if (s[i] == '<' || s[i] == '&')
+				*rewrite = 1;
+		}
+		if (i >= n)
+			return more;
+		i++;
+	}
+}
+
+/* Markup at s[0] == '<'.  Returns bytes consumed, MK_NEED, MK_STRAY, MK_ERR. */
+static long
+filter_markup(struct aggregate_filter *f, const char *s, size_t n, int final,
+    char *err, size_t errlen)
+{
+	static const char comment[] = "<!--", cdata[] = "<![CDATA[",
+		doctype[] = "<!DOCTYPE";
+	long more = (final || n >= MAX_TAG) ? MK_STRAY : MK_NEED;
+	size_t i, nlen;
+	int selfclose, rewrite;
+	long len;
+
+	if (n < 2)
+		return final ? MK_STRAY : MK_NEED;
+	switch (s[1]) {
+	case '!':
+		if (memcmp(s, comment, n < 4 ? n : 4) == 0) {
+			if (n < 4)
+				return more;
+			f->lex = LX_COMMENT;
+			return 4;
+		}
+		if (memcmp(s, cdata, n < 9 ? n : 9) == 0) {
+			if (n < 9)
+				return more;
+			f->lex = LX_CDATA;
+			f->cdata_emit = f->root_open && !f->skipping;
+			if (f->cdata_emit) {
+				fbuf_put(&f->o, cdata, 9);
+				f->text_start = NOHOLD;
+			}
+			return 9;
+		}
+		if (memcmp(s, doctype, n < 9 ? n : 9) == 0) {
+			if (n < 9)
+				return more;
+			snprintf(err, errlen, "DTD not allowed");
+			return MK_ERR;
+		}
+		return MK_STRAY;
+	case '?':
+		f->lex = LX_PI;
+		return 2;
+	case '/':
+		for (i = 2; i < n && filter_name_char((unsigned char)s[i]); i++)
+			;
+		nlen = i - 2;
+		if (nlen == 0 || !filter_name_start((unsigned char)s[2]) ||
+		    nlen > MAX_NAME)
+			return (i < n || final || n >= MAX_TAG) ?
+			    MK_STRAY : MK_NEED;
+		while (i < n && filter_is_space((unsigned char)s[i]))
+			i++;
+		if (i >= n)
+			return more;
+		if (s[i] != '>')
+			return MK_STRAY;
+		filter_end_tag(f, s + 2, nlen);
+		return (long)i + 1;
+	default:
+		if (!filter_name_start((unsigned char)s[1]))
+			return MK_STRAY;
+		len = filter_scan_start(s, n, final, &nlen, &selfclose,
+		    &rewrite);
+		if (len <= 0)
+			return len;
+		if (filter_start_tag(f, s, (size_t)len, s + 1, nlen, selfclose,
+		    rewrite, err, errlen) < 0)
+			return MK_ERR;
+		return len;
+	}
+}
+
+/* Finds the terminator of a comment, PI or CDATA; returns bytes to skip. */
+static size_t
+filter_until(const char *s, size_t n, const char *term, size_t tn, int *found)
+{
+	const char *e = memmem(s, n, term, tn);
+
+	if (e != NULL) {
+		*found = 1;
+		return (size_t)(e - s) + tn;
+	}
+	*found = 0;
+	return n >= tn - 1 ? n - (tn - 1) : 0;
+}
+
+static const unsigned char filter_special[256] = {
+	['<'] = 1, ['&'] = 1, ['>'] = 1,
+};
+
+/* Lexes f->w into f->o; leaves an undecidable tail in f->w. */
+static int
+filter_lex(struct aggregate_filter *f, int final, char *err, size_t errlen)
+{
+	const char *s = f->w.p;
+	size_t n = f->w.len, p = 0, q;
+	int found;
+	long r;
+
+	while (p < n) {
+		switch (f->lex) {
+		case LX_COMMENT:
+		case LX_PI:
+			q = filter_until(s + p, n - p,
+			    f->lex == LX_PI ? "?>" : "-->",
+			    f->lex == LX_PI ? 2 : 3, &found);
+			p += q;
+			if (!found)
+				goto need;
+			f->lex = LX_TEXT;
+			continue;
+		case LX_CDATA:
+			q = filter_until(s + p, n - p, "]]>", 3, &found);
+			if (f->cdata_emit)
+				fbuf_put(&f->o, s + p, q);
+			p += q;
+			if (!found)
+				goto need;
+			f->lex = LX_TEXT;
+			continue;
+		case LX_TEXT:
+			break;
+		}
+		q = p;
+		while (q < n && !filter_special[(unsigned char)s[q]])
+			q++;
+		if (q > p) {
+			filter_text(f, s + p, q - p);
+			p = q;
+			continue;
+		}
+		if (s[p] == '>') {
+			filter_text(f, "&gt;", 4);
+			p++;
+			continue;
+		}
+		if (s[p] == '&') {
+			int e = filter_entity(s + p, n - p, final);
+
+			if (e < 0)
+				goto need;
+			if (e > 0) {
+				filter_text(f, s + p, (size_t)e);
+				p += (size_t)e;
+			} else {
+				if (f->root_open && !f->skipping)
+					f->n_amp++;
+				filter_text(f, "&amp;", 5);
+				p++;
+			}
+			continue;
+		}
+		r = filter_markup(f, s + p, n - p, final, err, errlen);
+		if (r == MK_ERR)
+			return -1;
+		if (r == MK_NEED)
+			goto need;
+		if (r == MK_STRAY) {
+			if (f->root_open && !f->skipping)
+				f->n_lt++;
+			filter_text(f, "&lt;", 4);
+			p++;
+			continue;
+		}
+		p += (size_t)r;
+	}
+need:
+	if (final && p < n) {
+		/* Only a cut comment/PI/CDATA tail can remain. */
+		if (f->cdata_emit && f->lex == LX_CDATA)
+			fbuf_put(&f->o, s + p, n - p);
+		p = n;
+	}
+	memmove(f->w.p, f->w.p + p, n - p);
+	f->w.len = n - p;
+	f->w_base += p;
+	return 0;
+}
+
+/* ---- public --------------------------------------------------------- */
+
+struct aggregate_filter *
+aggregate_filter_new(unsigned max_depth, aggregate_filter_warn_fn warn,
+    void *ctx)
+{
+	struct aggregate_filter *f = xcalloc(1, sizeof(*f));
+
+	f->max_depth = max_depth ? max_depth : 1;
+	f->warn = warn;
+	f->ctx = ctx;
+	f->off = xcalloc(f->max_depth + 2, sizeof(*f->off));
+	f->text_start = NOHOLD;
+	return f;
+}
+
+void
+aggregate_filter_free(struct aggregate_filter **fp)
+{
+	struct aggregate_filter *f = *fp;
+
+	if (f == NULL)
+		return;
+	fbuf_free(&f->head);
+	fbuf_free(&f->w);
+	fbuf_free(&f->o);
+	fbuf_free(&f->names);
+	free(f->off);
+	free(f);
+	*fp = NULL;
+}
+
+/* Moves the text run held back at the end of the last push to the front. */
+static void
+filter_unhold(struct aggregate_filter *f)
+{
+	size_t h = f->hold_from;
+
+	if (h > 0 && h <= f->o.len) {
+		memmove(f->o.p, f->o.p + h, f->o.len - h);
+		f->o.len -= h;
+		if (f->text_start != NOHOLD)
+			f->text_start = f->text_start >= h ?
+			    f->text_start - h : NOHOLD;
+	} else if (h > f->o.len) {
+		f->o.len = 0;
+	}
+	f->hold_from = 0;
+}
+
+static int
+filter_run(struct aggregate_filter *f, const void *in, size_t len, int final,
+    char *err, size_t errlen)
+{
+	size_t skip;
+	int r;
+
+	if (f->enc == ENC_UNKNOWN) {
+		fbuf_put(&f->head, in, len);
+		r = filter_sniff(f, final, &skip, err, errlen);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		filter_decode(f, (const unsigned char *)f->head.p + skip,
+		    f->head.len - skip, final);
+		fbuf_free(&f->head);
+	} else {
+		filter_decode(f, in, len, final);
+	}
+	return filter_lex(f, final, err, errlen);
+}
+
+int
+aggregate_filter_push(struct aggregate_filter *f, const void *in, size_t len,
+    const char **out, size_t *outlen, char *err, size_t errlen)
+{
+	filter_unhold(f);
+	if (filter_run(f, in, len, 0, err, errlen) < 0)
+		return -1;
+	/* Keep a short text run back so that an end tag can still fix it. */
+	if (f->root_open && !f->skipping && f->text_start != NOHOLD &&
+	    f->o.len - f->text_start <= HOLD_TEXT) {
+		f->hold_from = f->text_start;
+	} else {
+		f->hold_from = f->o.len;
+		f->text_start = NOHOLD;
+	}
+	*out = f->o.p;
+	*outlen = f->hold_from;
+	return 0;
+}
+
+int
+aggregate_filter_finish(struct aggregate_filter *f, const char **out,
+    size_t *outlen, size_t *closes_at, char *err, size_t errlen)
+{
+	size_t n;
+	const char *name;
+
+	filter_unhold(f);
+	if (filter_run(f, NULL, 0, 1, err, errlen) < 0)
+		return -1;
+	if (f->lex == LX_COMMENT || f->lex == LX_PI) {
+		filter_warnf(f, "input ends inside a %s",
+		    f->lex == LX_PI ? "processing instruction" : "comment");
+	} else if (f->lex == LX_CDATA) {
+		filter_warnf(f, "input ends inside a CDATA section");
+		if (f->cdata_emit)
+			fbuf_put(&f->o, "]]>", 3);
+	}
+	f->lex = LX_TEXT;
+	*closes_at = f->o.len;
+	if (f->depth > 0 && !f->skipping) {
+		name = filter_stack_name(f, f->depth - 1, &n);
+		filter_warnf(f, "input ends with %u element(s) open "
+		    "(innermost <%.*s>)", f->depth, (int)(n > 64 ? 64 : n), name);
+		while (f->depth > 0) {
+			name = filter_stack_name(f, f->depth - 1, &n);
+			filter_emit_close(f, name, n);
+			filter_pop(f);
+		}
+		f->root_open = 0;
+		f->root_done = 1;
+	}
+	f->hold_from = f->o.len;
+	*out = f->o.p;
+	*outlen = f->o.len;
+	return 0;
+}
+
+void
+aggregate_filter_resync(struct aggregate_filter *f)
+{
+	f->skipping = 1;
+	f->depth = 0;
+	f->names.len = 0;
+	f->root_open = 0;
+	f->text_start = NOHOLD;
+	/* Whatever is held belongs to the document expat gave up on. */
+	f->o.len = 0;
+	f->hold_from = 0;
+}
+
+unsigned long long
+aggregate_filter_offset(const struct aggregate_filter *f)
+{
+	return f->w_base;
+}
+
+int
+aggregate_filter_saw_element(const struct aggregate_filter *f)
+{
+	return f->saw_element;
+}
+
+int
+aggregate_filter_is_blank(const struct aggregate_filter *f)
+{
+	return !f->nonblank;
+}
+
+void
+aggregate_filter_summary(struct aggregate_filter *f)
+{
+	if (f->n_utf8)
+		filter_warnf(f, "replaced %llu invalid UTF-8/UTF-16 "
+		    "sequence(s) with U+FFFD", f->n_utf8);
+	if (f->n_ctrl)
+		filter_warnf(f, "replaced %llu character(s) not allowed in XML "
+		    "with U+FFFD", f->n_ctrl);
+	if (f->n_lt)
+		filter_warnf(f, "escaped %llu stray '<' in text", f->n_lt);
+	if (f->n_amp)
+		filter_warnf(f, "escaped %llu stray '&' in text", f->n_amp);
+	if (f->n_attr)
+		filter_warnf(f, "repaired %llu tag(s) with '<' or '&' in an "
+		    "attribute value", f->n_attr);
+	if (f->n_autoclose)
+		filter_warnf(f, "closed %llu element(s) left open (first <%s>)",
+		    f->n_autoclose, f->first_autoclose);
+	if (f->n_stray_close)
+		filter_warnf(f, "dropped %llu end tag(s) matching no open "
+		    "element (first </%s>)", f->n_stray_close, f->first_stray);
+	if (f->junk_before)
+		filter_warnf(f, "ignored text or markup before the root "
+		    "element");
+	if (f->junk_after)
+		filter_warnf(f, "ignored content after the root element");
+}
