@@ -448,14 +448,27 @@ unpack_stream(struct unpack_walk *w, struct rd *rd, unsigned depth,
     const char *label, const struct unpack_meta *meta)
 {
 	unsigned char *pre = xmalloc(UNPACK_PEEK);
-	ssize_t n;
-	int r = 0;
+	size_t n = 0;
+	int r = 0, failed = 0;
 
-	n = rd_read_full(rd, pre, UNPACK_PEEK);
-	if (n < 0)
-		unpack_note(w, label, "%s", rd->err[0] ? rd->err : "read error");
-	else
-		r = unpack_dispatch(w, pre, (size_t)n, rd, depth, label, meta);
+	/* Like rd_read_full, but bytes read before an error are kept: a
+	 * truncated gzip still yields its leaf, whose reader then meets the
+	 * error (and the layer reports it). */
+	while (n < UNPACK_PEEK) {
+		ssize_t k = rd_read(rd, pre + n, UNPACK_PEEK - n);
+		if (k < 0) {
+			failed = 1;
+			if (n == 0)
+				unpack_note(w, label, "%s", rd->err[0] ? rd->err :
+				    "read error");
+			break;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n > 0 || !failed)
+		r = unpack_dispatch(w, pre, n, rd, depth, label, meta);
 	free(pre);
 	return r;
 }

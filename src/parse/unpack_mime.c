@@ -196,6 +196,16 @@ unpack_mime_object(struct unpack_mime_walk *mw, GMimeObject *obj,
 
 		if (!unpack_depth_ok(mw->w, depth, label))
 			goto done;
+		/* A message/feedback-report child makes the whole multipart a
+		 * failure report, whatever its declared type (Netease sends
+		 * multipart/mixed). */
+		for (i = 0; i < count && !pm.in_feedback_report; i++) {
+			GMimeObject *c = g_mime_multipart_get_part(mp, i);
+			GMimeContentType *cct = g_mime_object_get_content_type(c);
+			if (cct != NULL && g_mime_content_type_is_type(cct,
+			    "message", "feedback-report"))
+				pm.in_feedback_report = 1;
+		}
 		for (i = 0; i < count && r == 0 && !mw->over; i++) {
 			char no[256];
 

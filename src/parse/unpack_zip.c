@@ -105,7 +105,7 @@ unpack_zip_member(struct unpack_walk *w, struct archive *a,
 	m.a = a;
 	m.max_out = w->lim->max_expanded_bytes;
 	mm = meta ? *meta : (struct unpack_meta){ 0 };
-	mm.filename = clean;
+	mm.filename = clean[0] != '\0' ? clean : NULL;
 	mm.ctype = NULL;
 	r = unpack_stream(w, &m.rd, depth, mlabel, &mm);
 	if (m.rd.err[0] != '\0')
