@@ -610,9 +610,9 @@ enum profile { P_REJECT, P_QUARANTINE, P_NONE };
 
 /* Messages per day by profile and source; spoofing is in source IPs per day. */
 static const double base_volume[3][SRC_N] = {
-	[P_REJECT] = { 3000, 0, 0, 800, 40, 25, 4 },
-	[P_QUARANTINE] = { 150, 2500, 1200, 0, 30, 60, 5 },
-	[P_NONE] = { 300, 0, 2000, 120, 10, 5, 3 },
+	[P_REJECT] = { 3000, 0, 0, 800, 6, 3, 2 },
+	[P_QUARANTINE] = { 150, 2500, 1200, 0, 5, 8, 2.5 },
+	[P_NONE] = { 300, 0, 2000, 120, 2, 1, 1.2 },
 };
 
 /* How many distinct addresses a source uses (IP pool size). */
@@ -940,7 +940,7 @@ rec_add(struct report *rep, const struct rec *proto)
 		return;
 	}
 	tos = rep->dom->is_jp ? ms_env_to_jp : ms_env_to_other;
-	k = 1 + (left > 50 && rng_chance(&rep->r, 0.6)) + (left > 500 && rng_chance(&rep->r, 0.3));
+	k = 1 + (left > 200 && rng_chance(&rep->r, 0.5));
 	first = (unsigned)rng_below(&rep->r, 5);
 	for (i = 0; i < k && left; i++) {
 		struct rec *rc;
@@ -1092,10 +1092,10 @@ add_source(const struct gen *g, struct report *rep, enum src s, uint64_t count)
 		return;
 	switch (s) {
 	case SRC_OWN:
-		k = 1 + (count > 150) + (count > 1500);
+		k = 1 + (count > 1500);
 		break;
 	case SRC_WORKSPACE:
-		k = 1 + (count > 150) + (count > 1000);
+		k = 1 + (count > 400) + (count > 1500);
 		break;
 	case SRC_SENDGRID:
 	case SRC_SES:
