@@ -158,6 +158,10 @@ const struct config_setting config_settings[] = {
 	  0, 0, NULL, NULL },
 	{ "enabled", CONFIG_BOOL, MB, "yes", NULL,
 	  "Poll this mailbox.", 0, 0, NULL, NULL },
+	{ "after", CONFIG_ENUM, MB, "move", NULL,
+	  "What happens to a handled message: moved to processed_folder / invalid_folder, or flagged "
+	  "in place ($DmarcstatDone / $DmarcstatInvalid and \\Seen); move falls back to flag when the server lacks MOVE.",
+	  0, 0, "move|flag", NULL },
 	{ "processed_folder", CONFIG_STR, MB, NULL, "imap.processed_folder",
 	  "Per-mailbox imap.processed_folder.", 0, 0, NULL, config_valid_folder },
 	{ "invalid_folder", CONFIG_STR, MB, NULL, "imap.invalid_folder",
@@ -723,14 +727,10 @@ config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 				goto out;
 			}
 		} else {
-			char full[CONFIG_NAME_MAX * 2 + 32];
-			if (strlen(section) + strlen(k) >= sizeof full) {
-				config_seterr(err, errlen, "%s:%u: key too long",
-				    path, lineno);
-				goto out;
-			}
-			snprintf(full, sizeof full, "%s%s", section, k);
-			if (config_set_value(cfg, full, v, why, sizeof why) != 0) {
+			char *full = xasprintf("%s%s", section, k);
+			int r = config_set_value(cfg, full, v, why, sizeof why);
+			free(full);
+			if (r != 0) {
 				config_seterr(err, errlen, "%s:%u: %s", path, lineno,
 				    why);
 				goto out;
@@ -747,6 +747,29 @@ config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 out:
 	fclose(fp);
 	return ret;
+}
+
+struct config *
+config_load(const char *path, char *const *sets, size_t nsets, char *err,
+    size_t errlen)
+{
+	struct config *cfg = config_new();
+	size_t i;
+
+	if (path == NULL || *path == '\0')
+		path = getenv("DMARCSTAT_CONFIG");
+	if (path != NULL && *path != '\0' &&
+	    config_load_file(cfg, path, err, errlen) != 0)
+		goto fail;
+	for (i = 0; i < nsets; i++)
+		if (config_set(cfg, sets[i], err, errlen) != 0)
+			goto fail;
+	if (config_check(cfg, err, errlen) != 0)
+		goto fail;
+	return cfg;
+fail:
+	config_free(&cfg);
+	return NULL;
 }
 
 int

@@ -90,6 +90,14 @@ int config_set_value(struct config *cfg, const char *name, const char *value,
  */
 int config_check(const struct config *cfg, char *err, size_t errlen);
 
+/*
+ * What a command does at start: a new config from `path` (NULL: the file
+ * named by $DMARCSTAT_CONFIG, or none), then the `--set` assignments in
+ * order, then config_check.  NULL with a reason on failure.
+ */
+struct config *config_load(const char *path, char *const *sets, size_t nsets,
+    char *err, size_t errlen);
+
 /* Path of the file loaded last, or NULL. */
 const char *config_path(const struct config *cfg);
 
