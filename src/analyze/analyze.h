@@ -1,0 +1,88 @@
+/*
+ * analyze.h - sender intelligence: the public interface of src/analyze/
+ * for the CLI, the web API and the daemon.
+ *
+ *   sources   every sending IP with host name, group, service, ASN,
+ *             country, class, reason and pass counts
+ *   senders   the sources grouped by the organisational domain of their
+ *             host name (or by service), as in "sender group analysis"
+ *   readiness per policy domain: published policy, quarantine / reject
+ *             simulation, verdict, checklist and next steps
+ *   rules     the user's approve / tag / reject rules
+ *   enrich    see analyze/enrich.h (PTR, FCrDNS, base domain, ASN, country)
+ *
+ * JSON functions return a new reference (caller json_decref's it), or NULL
+ * with a one-line reason in analyze_errmsg() (per thread).  Every reason
+ * carries {code, params, messages:{en, ja}} so the UI and the CLI render
+ * the same sentences.  Classification is computed at query time from the
+ * records, ip_info, the catalog and the rules, so an approval shows at
+ * once.  Nothing here does DNS.
+ */
+#ifndef DMARCSTAT_ANALYZE_H
+#define DMARCSTAT_ANALYZE_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/query.h"
+#include "store/store.h"
+
+struct sqlite3;
+
+/*
+ * Creates the analysis module's own tables when missing (CREATE TABLE IF
+ * NOT EXISTS; today: sender_rules).  Idempotent and cheap after the first
+ * call per connection.  Returns 0 or -1 (sqlite3_errmsg has the reason).
+ */
+int analyze_schema_ensure(struct sqlite3 *db);
+
+/* Reason of the last failed call in this thread. */
+const char *analyze_errmsg(void);
+
+/*
+ * Sources: one object per source IP, most messages first.  Honours
+ * q->domain, q->source_ip, q->reporter, q->since/until (reports whose
+ * period overlaps [since, until)), q->limit (default 500), q->offset and
+ * q->sort ("messages" | "ip" | "class" | "pass"), q->desc.
+ * Result: {"sources":[{ip, ptr, ptr_status, fcrdns, base_domain, asn,
+ * as_name, country, service, service_name, service_type, group,
+ * group_name, own, approved, rejected, tags, class, classes:{...},
+ * reason:{code, params, messages}, detail, advice, messages, dmarc_pass,
+ * dkim_aligned_pass, spf_aligned_pass, header_from:[...], first_seen,
+ * last_seen}], "total": N, "catalog_version": "..."}.
+ * `cls` (may be NULL) keeps only sources whose main class is it.
+ */
+json_t *analyze_sources_json(struct store *st, const struct query *q);
+json_t *analyze_sources_filter_json(struct store *st, const struct query *q, const char *cls);
+
+/*
+ * Sender groups: {"groups":[{group, name, kind (own|service|domain|asn|
+ * none), service_type, sources, messages, dmarc_pass, pass_rate,
+ * classes:{...}, countries:[...], top_sources:[ip...]}], "totals":{...}}.
+ * Same filters as analyze_sources_json.
+ */
+json_t *analyze_senders_json(struct store *st, const struct query *q);
+
+/*
+ * Policy readiness for one policy domain over [since, until) (0 = open):
+ * {domain, period, policy, totals, simulation:[quarantine, reject],
+ * verdict, checklist, steps}.  See docs/classification.md.
+ */
+json_t *analyze_readiness_json(struct store *st, const char *domain,
+    int64_t since, int64_t until);
+
+/* User rules. */
+json_t *analyze_rules_json(struct store *st);
+/* action: approve | tag | reject; kind: ip | host | service | dkim.
+ * Returns 0 with *id_out, or -1 with a reason in err. */
+int analyze_rule_add(struct store *st, const char *action, const char *kind,
+    const char *pattern, const char *tag, const char *note, const char *domain,
+    int64_t *id_out, char *err, size_t errlen);
+/* 0 removed, 1 no such rule, -1 error (reason in err). */
+int analyze_rule_remove(struct store *st, int64_t id, char *err, size_t errlen);
+
+/* The known-senders catalog: {version, services:[{id, name, name_ja, type,
+ * forwards, include}]}. */
+json_t *analyze_catalog_json(void);
+
+#endif

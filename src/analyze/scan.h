@@ -1,0 +1,47 @@
+/*
+ * scan.h - one pass over the aggregate records matching a filter, each
+ * classified (classify.c) with what is known about its source (ip_info,
+ * catalog, user rules).  Shared by the sources, senders and readiness
+ * views so they can never disagree.
+ */
+#ifndef DMARCSTAT_SCAN_H
+#define DMARCSTAT_SCAN_H
+#include <stdint.h>
+
+#include "analyze/classify.h"
+
+struct sqlite3;
+
+struct scan_filter {
+	const char *domain;      /* policy domain or NULL */
+	const char *source_ip;
+	const char *reporter;    /* org_name */
+	int64_t since, until;    /* report period overlaps [since, until); 0 = open */
+};
+
+/* Per (source IP, policy domain): ip_info plus derived facts. */
+struct scan_source {
+	struct classify_source cs;
+	char *ip, *ptr, *ptr_status, *base_domain, *as_name, *country;
+	int64_t asn;
+	int64_t resolved_at;
+};
+
+struct scan_row {
+	int64_t record_id, count, begin, end;
+	const char *policy_domain, *header_from, *disposition, *reporter;
+	const char *p, *sp, *np, *adkim, *aspf, *testing;
+	int pct;                       /* -1 when absent */
+	const struct classify_input *in;
+	const struct classify_result *res;
+	const struct scan_source *src;
+};
+
+typedef void (*scan_fn)(void *arg, const struct scan_row *row);
+
+/* Calls fn for each record.  Returns the number of records, or -1 with a
+ * reason in err. */
+int64_t scan_records(struct sqlite3 *db, const struct scan_filter *f,
+    scan_fn fn, void *arg, char *err, size_t errlen);
+
+#endif
