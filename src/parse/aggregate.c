@@ -1247,9 +1247,8 @@ agg_parse(struct aggregate *a, const char *s, size_t n, int final)
 		if (a->wc[WC_RESYNC].n == 0) {
 			char ex[160];
 
-			snprintf(ex, sizeof(ex), "%s near byte %llu",
-			    XML_ErrorString(code),
-			    aggregate_filter_offset(a->filter));
+			snprintf(ex, sizeof(ex), "%s at line %lu",
+			    XML_ErrorString(code), line);
 			agg_count(a, WC_RESYNC, ex, strlen(ex));
 		} else {
 			agg_count(a, WC_RESYNC, NULL, 0);

@@ -769,9 +769,8 @@ filter_repair_start(struct aggregate_filter *f, const char *name, size_t n)
 	memmove(o + ws + n + 2, o + v, vlen);
 	f->o.len = ws + n + 2 + vlen;
 	filter_emit_close(f, name, n);
-	filter_warnf(f, "restored a start tag missing its '<': <%.*s> "
-	    "near byte %llu", (int)(n > 64 ? 64 : n), name,
-	    f->w_base);
+	filter_warnf(f, "restored a start tag missing its '<': <%.*s>",
+	    (int)(n > 64 ? 64 : n), name);
 	return 1;
 }
 
@@ -966,7 +965,8 @@ filter_scan_start(const char *s, size_t n, int final, size_t *nlen,
 		if (q != '"' && q != '\'')
 			return MK_STRAY;
 		for (i++; i < n && s[i] != q; i++) {
-			if (s[i] == '<' || s[i] == '&')
+			if (s[i] == '<' || (s[i] == '&' &&
+			    filter_entity(s + i, n - i, 1) <= 0))
 				*rewrite = 1;
 		}
 		if (i >= n)
@@ -1128,9 +1128,16 @@ filter_lex(struct aggregate_filter *f, int final, char *err, size_t errlen)
 			}
 			continue;
 		}
-		r = filter_markup(f, s + p, n - p, final, err, errlen);
+		/* Asked as if more could come, so a tag cut by the end of
+		 * input is dropped rather than escaped into text. */
+		r = filter_markup(f, s + p, n - p, 0, err, errlen);
 		if (r == MK_ERR)
 			return -1;
+		if (r == MK_NEED && final) {
+			filter_warnf(f, "input ends inside a tag");
+			p = n;
+			break;
+		}
 		if (r == MK_NEED)
 			goto need;
 		if (r == MK_STRAY) {
