@@ -1481,6 +1481,17 @@ rfc5322_date(char *dst, size_t size, int64_t ts)
 		die("strftime failed");
 }
 
+static void
+utc_day(char *dst, size_t size, int64_t ts)
+{
+	time_t t = (time_t)ts;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(dst, size, "%Y-%m-%d", &tm) == 0)
+		die("strftime failed");
+}
+
 static const char *
 ext_of(enum fmt f)
 {
@@ -1508,8 +1519,8 @@ build_mail(struct gen *g, struct report *rep, enum fmt f, const char *attname, i
 	const char *nl = crlf ? "\r\n" : "\n";
 	const char *ct = ctype_of(rp, f);
 	struct obuf *m = &g->msg;
-	struct obuf subj = { 0 };
-	char date[64], rdate[64], bnd[96], bnd2[96], bnd3[96], mid[96];
+	struct obuf subj = { 0 }, html = { 0 };
+	char d1[16], d2[16], date[64], rdate[64], bnd[96], bnd2[96], bnd3[96], mid[96];
 	int64_t sent = rep->end + 3600 + (int64_t)rng_below(&rep->r, 8 * 3600);
 
 	if (resent)
@@ -1550,16 +1561,11 @@ build_mail(struct gen *g, struct report *rep, enum fmt f, const char *attname, i
 		ob_printf(&subj, "Report Domain: %s; Submitter: %s;%s Report-ID: %s",
 		    rep->dom->name, rp->org_name, nl, rep->report_id);
 		break;
-	case L_SES: {
-		char day[16];
-		time_t t = (time_t)rep->begin;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(day, sizeof day, "%Y-%m-%d", &tm);
+	case L_SES:
+		utc_day(d1, sizeof d1, rep->begin);
 		ob_printf(&subj, "Dmarc Aggregate Report Domain: {%s}  Submitter: {Amazon SES} "
-		    "Date: {%s}", rep->dom->name, day);
+		    "Date: {%s}", rep->dom->name, d1);
 		break;
-	}
 	case L_MS: {
 		struct obuf plain = { 0 };
 		ob_printf(&plain, "[Preview] Report Domain: %s Submitter: %s Report-ID: %s",
@@ -1630,12 +1636,21 @@ build_mail(struct gen *g, struct report *rep, enum fmt f, const char *attname, i
 		    "Content-Transfer-Encoding: 7bit%s%s"
 		    "This is a DMARC aggregate report from Microsoft Corporation.%s%s",
 		    bnd3, nl, nl, nl, nl, nl, nl);
-		ob_printf(m, "--%s%sContent-Type: text/html; charset=\"us-ascii\"%s"
-		    "Content-Transfer-Encoding: 7bit%s%s"
-		    "<div style=\"font-family:Segoe UI\"><h1>DMARC Aggregate Report</h1>"
-		    "<p>This is a DMARC aggregate report from Microsoft Corporation. For Emails "
-		    "received between %" PRId64 " and %" PRId64 ".</p></div>%s%s",
-		    bnd3, nl, nl, nl, nl, rep->begin, rep->end, nl, nl);
+		/* the HTML part is base64 and starts with <div>, like the real one */
+		html.len = 0;
+		utc_day(d1, sizeof d1, rep->begin);
+		utc_day(d2, sizeof d2, rep->end);
+		ob_printf(&html, "<div style = \"font-family:Segoe UI; font-size:14px;\">This is a "
+		    "DMARC aggregate report from Microsoft Corporation. For Emails received "
+		    "between %s 00:00:00 UTC to %s 00:00:00 UTC.</ div><br /><br /><div style = "
+		    "\"font-family:Segoe UI; font-size:12px; color:#666666;\">Please do not "
+		    "respond to this e-mail. This mailbox is not monitored and you will not "
+		    "receive a response.</ div >", d1, d2);
+		ob_printf(m, "--%s%sContent-Type: text/html; charset=us-ascii%s"
+		    "Content-Transfer-Encoding: base64%s%s", bnd3, nl, nl, nl, nl);
+		b64_lines(m, (const unsigned char *)html.p, html.len, nl);
+		ob_puts(m, nl);
+		ob_free(&html);
 		ob_printf(m, "--%s--%s%s--%s--%s%s", bnd3, nl, nl, bnd2, nl, nl);
 	} else if (rp->layout == L_MAILRU) {
 		ob_printf(m, "MIME-Version: 1.0%sContent-Type: text/plain; charset=\"utf-8\"%s"
@@ -1650,6 +1665,16 @@ build_mail(struct gen *g, struct report *rep, enum fmt f, const char *attname, i
 	}
 
 	ob_printf(m, "--%s%s", bnd, nl);
+	if (rp->layout == L_MS) {
+		hex_id(&rep->r, bnd2, 32);
+		ob_printf(m, "Content-Type: %s%sContent-Transfer-Encoding: base64%s"
+		    "Content-ID: <%.8s-%.4s-%.4s-%.4s-%.12s>%sContent-Description: %s%s"
+		    "Content-Disposition: attachment; filename=\"%s\";%s%s", ct, nl, nl, bnd2,
+		    bnd2 + 8, bnd2 + 12, bnd2 + 16, bnd2 + 20, nl, attname, nl, attname, nl, nl);
+		b64_lines(m, (const unsigned char *)g->att.p, g->att.len, nl);
+		ob_printf(m, "%s--%s--%s", nl, bnd, nl);
+		return;
+	}
 	ob_printf(m, "Content-Type: %s;%s\tname=\"%s\"%s", ct, nl, attname, nl);
 	if (rp->layout == L_MAILRU)
 		ob_printf(m, "MIME-Version: 1.0%s", nl);
