@@ -99,6 +99,21 @@ unpack_mbox_blank(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* The withheld blank line turned out to be content: emit it next. */
+static void
+unpack_mbox_release_blank(struct unpack_mbox *mb)
+{
+	if (mb->blank_crlf) {
+		mb->pend[0] = '\r';
+		mb->pend[1] = '\n';
+		mb->pend_len = 2;
+	} else {
+		mb->pend[0] = '\n';
+		mb->pend_len = 1;
+	}
+	mb->pend_off = 0;
+}
+
 /* Message bytes without the limit: the splitter proper. */
 static ssize_t
 unpack_mbox_pull(struct unpack_mbox *mb, unsigned char *out, size_t n)
@@ -147,12 +162,8 @@ unpack_mbox_pull(struct unpack_mbox *mb, unsigned char *out, size_t n)
 			break;
 		}
 		if ((k = unpack_mbox_blank(p, avail)) > 0) {
-			if (mb->blank) {        /* the earlier one was content */
-				mb->pend_len = mb->blank_crlf ? 2 : 1;
-				memcpy(mb->pend, "\r\n" + (mb->blank_crlf ? 0 : 1),
-				    mb->pend_len);
-				mb->pend_off = 0;
-			}
+			if (mb->blank)          /* the earlier one was content */
+				unpack_mbox_release_blank(mb);
 			mb->blank = 1;
 			mb->blank_crlf = k == 2;
 			mb->start += k;
@@ -163,11 +174,8 @@ unpack_mbox_pull(struct unpack_mbox *mb, unsigned char *out, size_t n)
 			break;
 		}
 		if (mb->blank) {
+			unpack_mbox_release_blank(mb);
 			mb->blank = 0;
-			mb->pend_len = mb->blank_crlf ? 2 : 1;
-			memcpy(mb->pend, "\r\n" + (mb->blank_crlf ? 0 : 1),
-			    mb->pend_len);
-			mb->pend_off = 0;
 			continue;               /* line judged again after it */
 		}
 		for (k = 0; k < avail && p[k] == '>'; k++)

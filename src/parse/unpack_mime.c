@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "lib/xalloc.h"
 #include "parse/unpack_int.h"
@@ -52,26 +53,67 @@ unpack_mime_global_fini(void)
 	}
 }
 
-/* A struct rd reading a GMimeStream (the stream is not owned). */
+/*
+ * A struct rd reading a GMimeStream (not owned) through an optional
+ * decoding GMimeFilter (owned).  GMime's own filter stream is not used:
+ * over a file-backed substream GMime reports the end of the bounds as an
+ * error (-1) rather than as the end, and its filter stream then drops the
+ * decoder's last bytes.  Here the end of the bounds is the end, and the
+ * decoder is completed.
+ */
 struct unpack_gstream {
 	struct rd rd;
 	GMimeStream *s;
+	GMimeFilter *filter;
+	char in[8192];
+	char *pend;             /* decoded bytes not yet returned */
+	size_t npend;
+	int done;
 };
+
+static int
+unpack_gstream_at_end(GMimeStream *s)
+{
+	return g_mime_stream_eos(s) ||
+	    (s->bound_end != -1 && s->position >= s->bound_end);
+}
 
 static ssize_t
 unpack_gstream_read(struct rd *rd, void *buf, size_t n)
 {
 	struct unpack_gstream *g = (struct unpack_gstream *)rd;
-	ssize_t r;
 
-	if (n > 1u << 30)
-		n = 1u << 30;
-	r = g_mime_stream_read(g->s, buf, n);
-	if (r < 0) {
-		snprintf(rd->err, sizeof rd->err, "MIME: cannot read part");
-		return -1;
+	while (g->npend == 0 && !g->done) {
+		ssize_t r = g_mime_stream_read(g->s, g->in, sizeof g->in);
+		size_t outlen = 0, outpre;
+		char *out = NULL;
+
+		if (r < 0 && !unpack_gstream_at_end(g->s)) {
+			snprintf(rd->err, sizeof rd->err,
+			    "MIME: cannot read part");
+			return -1;
+		}
+		if (r <= 0) {
+			g->done = 1;
+			if (g->filter != NULL)
+				g_mime_filter_complete(g->filter, g->in, 0, 0,
+				    &out, &outlen, &outpre);
+		} else if (g->filter != NULL) {
+			g_mime_filter_filter(g->filter, g->in, (size_t)r, 0,
+			    &out, &outlen, &outpre);
+		} else {
+			out = g->in;
+			outlen = (size_t)r;
+		}
+		g->pend = out;
+		g->npend = outlen;
 	}
-	return r;
+	if (n > g->npend)
+		n = g->npend;
+	memcpy(buf, g->pend, n);
+	g->pend += n;
+	g->npend -= n;
+	return (ssize_t)n;
 }
 
 static void
@@ -81,12 +123,14 @@ unpack_gstream_close(struct rd *rd)
 }
 
 static void
-unpack_gstream_init(struct unpack_gstream *g, GMimeStream *s)
+unpack_gstream_init(struct unpack_gstream *g, GMimeStream *s,
+    GMimeFilter *filter)
 {
 	memset(g, 0, sizeof *g);
 	g->rd.read = unpack_gstream_read;
 	g->rd.close = unpack_gstream_close;
 	g->s = s;
+	g->filter = filter;
 }
 
 /* State of one message walk. */
@@ -113,18 +157,25 @@ unpack_mime_count_part(struct unpack_mime_walk *mw, const char *label)
 	return 1;
 }
 
-/* Offers a GMimeStream (positioned at its start) to the walk. */
+/*
+ * Offers a GMimeStream (positioned at its start), decoded by `filter`
+ * (owned, may be NULL), to the walk.
+ */
 static int
-unpack_mime_offer(struct unpack_mime_walk *mw, GMimeStream *s, unsigned depth,
-    const char *label, const struct unpack_meta *meta)
+unpack_mime_offer(struct unpack_mime_walk *mw, GMimeStream *s,
+    GMimeFilter *filter, unsigned depth, const char *label,
+    const struct unpack_meta *meta)
 {
-	struct unpack_gstream g;
+	struct unpack_gstream *g = xmalloc(sizeof *g);
 	int r;
 
-	unpack_gstream_init(&g, s);
-	r = unpack_stream(mw->w, &g.rd, depth, label, meta);
-	if (g.rd.err[0] != '\0')
-		unpack_note(mw->w, label, "%s", g.rd.err);
+	unpack_gstream_init(g, s, filter);
+	r = unpack_stream(mw->w, &g->rd, depth, label, meta);
+	if (g->rd.err[0] != '\0')
+		unpack_note(mw->w, label, "%s", g->rd.err);
+	if (filter != NULL)
+		g_object_unref(filter);
+	free(g);
 	return r;
 }
 
@@ -134,28 +185,24 @@ unpack_mime_part(struct unpack_mime_walk *mw, GMimePart *part,
     unsigned depth, const char *label, const struct unpack_meta *meta)
 {
 	GMimeDataWrapper *dw = g_mime_part_get_content(part);
-	GMimeStream *raw, *f;
+	GMimeFilter *dec = NULL;
+	GMimeStream *raw;
 	GMimeContentEncoding enc;
 	int r;
 
 	if (dw == NULL || (raw = g_mime_data_wrapper_get_stream(dw)) == NULL) {
 		GMimeStream *empty = g_mime_stream_mem_new();
-		r = unpack_mime_offer(mw, empty, depth, label, meta);
+		r = unpack_mime_offer(mw, empty, NULL, depth, label, meta);
 		g_object_unref(empty);
 		return r;
 	}
 	g_mime_stream_reset(raw);
-	f = g_mime_stream_filter_new(raw);
 	enc = g_mime_data_wrapper_get_encoding(dw);
 	if (enc == GMIME_CONTENT_ENCODING_BASE64 ||
 	    enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
-	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
-		GMimeFilter *dec = g_mime_filter_basic_new(enc, FALSE);
-		g_mime_stream_filter_add(GMIME_STREAM_FILTER(f), dec);
-		g_object_unref(dec);
-	}
-	r = unpack_mime_offer(mw, f, depth, label, meta);
-	g_object_unref(f);
+	    enc == GMIME_CONTENT_ENCODING_UUENCODE)
+		dec = g_mime_filter_basic_new(enc, FALSE);
+	r = unpack_mime_offer(mw, raw, dec, depth, label, meta);
 	g_mime_stream_reset(raw);
 	return r;
 }
@@ -234,7 +281,7 @@ unpack_mime_object(struct unpack_mime_walk *mw, GMimeObject *obj,
 			g_mime_stream_reset(s);
 			pm.ctype = cmime;
 			pm.filename = NULL;
-			r = unpack_mime_offer(mw, s, depth, plabel, &pm);
+			r = unpack_mime_offer(mw, s, NULL, depth, plabel, &pm);
 			g_object_unref(s);
 		} else if (unpack_depth_ok(mw->w, depth, plabel)) {
 			r = unpack_mime_message(mw, inner, depth + 1, plabel, &pm);
@@ -406,8 +453,10 @@ unpack_mime(struct unpack_walk *w, const unsigned char *pre, size_t n,
 		return 0;
 	}
 	if (sp.fd >= 0) {
+		/* the stream starts where the descriptor is: at the start */
 		int fd = dup(sp.fd);
-		stream = fd >= 0 ? g_mime_stream_fs_new(fd) : NULL;
+		stream = fd >= 0 ? g_mime_stream_fs_new_with_bounds(fd, 0, -1) :
+		    NULL;
 	} else {
 		/* GMime copies the bytes; keep only its copy */
 		stream = g_mime_stream_mem_new_with_buffer((const char *)sp.mem,
