@@ -48,7 +48,7 @@ struct catalog {
 };
 
 static const char *const catalog_types[CATALOG_TYPE_N] = {
-	"esp", "mailbox_provider", "crm", "helpdesk", "forwarder",
+	"esp", "mailbox_provider", "webmail", "crm", "helpdesk", "forwarder",
 	"mailing_list", "carrier", "isp", "hosting", "gateway", "saas",
 	"own", "other",
 };

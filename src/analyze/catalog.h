@@ -11,7 +11,8 @@
 
 enum catalog_type {
 	CATALOG_ESP,              /* bulk / transactional e-mail service */
-	CATALOG_MAILBOX_PROVIDER, /* hosted mailboxes (Workspace, M365, ISPs) */
+	CATALOG_MAILBOX_PROVIDER, /* hosted business mailboxes (Workspace, M365) */
+	CATALOG_WEBMAIL,          /* consumer free mail (Gmail, Outlook.com) */
 	CATALOG_CRM,              /* CRM / marketing automation */
 	CATALOG_HELPDESK,
 	CATALOG_FORWARDER,        /* forwarding / relay services */

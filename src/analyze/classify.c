@@ -90,6 +90,23 @@ struct classify_facts {
 	int no_data;
 };
 
+/* Services a domain owner sends through (R8); consumer mail, carriers,
+ * ISPs, forwarders and lists are not. */
+static int
+classify_sending_type(const struct catalog_service *s)
+{
+	switch (s->type) {
+	case CATALOG_WEBMAIL:
+	case CATALOG_CARRIER:
+	case CATALOG_ISP:
+	case CATALOG_FORWARDER:
+	case CATALOG_MAILING_LIST:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 static int
 classify_forwarding_type(const struct catalog_service *s)
 {
@@ -299,7 +316,8 @@ classify_record(const struct classify_ctx *ctx, const struct classify_input *in,
 		return;
 	}
 	/* R8: a known service authenticating as its own domain. */
-	if (r->service != NULL && (f.dkim_other_pass != NULL || f.spf_other_pass != NULL)) {
+	if (r->service != NULL && classify_sending_type(r->service) &&
+	    (f.dkim_other_pass != NULL || f.spf_other_pass != NULL)) {
 		r->cls = CLASSIFY_MISCONFIGURED;
 		classify_parts(&f, r, 1);
 		return;

@@ -269,6 +269,40 @@ static const struct messages_entry messages_table[] = {
 	{ "label.no_ptr", "(no PTR)", "（PTR なし）" },
 	{ "label.your_server", "your server", "自社サーバ" },
 	{ "label.this_source", "this source", "この送信元" },
+
+	/* usage texts of the CLI commands (src/cli/cmd_{enrich,senders,readiness,sources}.c) */
+	{ "usage.enrich",
+	  "usage: dmarcstat enrich [--resolver ADDR[:PORT]] [--offline] [--concurrency N] [--timeout MS]\n"
+	  "       [--tries N] [--refresh] [--limit N] [--mmdb FILE] [--locdb FILE] [--json] [IP...]\n"
+	  "Looks up the source IPs that have no fresh entry: reverse DNS (forward-confirmed), base domain,\n"
+	  "ASN, AS name, country and known service.  Offline, IPs are marked not resolved at once.",
+	  "使い方: dmarcstat enrich [--resolver ADDR[:PORT]] [--offline] [--concurrency N] [--timeout MS]\n"
+	  "       [--tries N] [--refresh] [--limit N] [--mmdb FILE] [--locdb FILE] [--json] [IP...]\n"
+	  "未調査の送信元 IP について、逆引き DNS（正引き確認付き）、ベースドメイン、AS 番号・AS 名、国、\n"
+	  "既知のサービスを調べます。オフラインでは待たずに「未解決」として記録します。" },
+	{ "usage.senders",
+	  "usage: dmarcstat senders [--domain D] [--reporter R] [--since WHEN] [--until WHEN] [--limit N] [--catalog] [--json|--csv]\n"
+	  "Sending sources grouped by the organisational domain of their host name or by known service.\n"
+	  "--catalog lists the known-senders catalog.",
+	  "使い方: dmarcstat senders [--domain D] [--reporter R] [--since WHEN] [--until WHEN] [--limit N] [--catalog] [--json|--csv]\n"
+	  "送信元をホスト名の組織ドメインまたは既知のサービスごとにまとめて表示します。\n"
+	  "--catalog は既知の送信サービスの一覧を表示します。" },
+	{ "usage.readiness",
+	  "usage: dmarcstat readiness DOMAIN [--since WHEN] [--until WHEN] [--days N] [--json]\n"
+	  "Published policy, what p=quarantine / p=reject would hit, verdict, checklist and next steps.",
+	  "使い方: dmarcstat readiness DOMAIN [--since WHEN] [--until WHEN] [--days N] [--json]\n"
+	  "公開ポリシー、p=quarantine / p=reject にした場合の影響、判定、チェックリスト、次の手順を表示します。" },
+	{ "usage.sources",
+	  "usage: dmarcstat sources [show] [--domain D] [--class C] [--source IP] [--since WHEN] [--until WHEN] [--sort messages|ip|class|pass] [--limit N] [--json|--csv]\n"
+	  "       dmarcstat sources approve|reject|tag [IP/CIDR | --host GLOB | --service ID | --dkim DOMAIN]\n"
+	  "                 [--tag NAME] [--note TEXT] [--for-domain D]\n"
+	  "       dmarcstat sources list | remove ID\n"
+	  "Classes: legitimate misconfigured forwarded spoofing unknown.",
+	  "使い方: dmarcstat sources [show] [--domain D] [--class C] [--source IP] [--since WHEN] [--until WHEN] [--sort messages|ip|class|pass] [--limit N] [--json|--csv]\n"
+	  "       dmarcstat sources approve|reject|tag [IP/CIDR | --host GLOB | --service ID | --dkim DOMAIN]\n"
+	  "                 [--tag NAME] [--note TEXT] [--for-domain D]\n"
+	  "       dmarcstat sources list | remove ID\n"
+	  "分類: legitimate（正当） misconfigured（設定不備） forwarded（転送） spoofing（なりすまし疑い） unknown（不明）" },
 };
 
 #define MESSAGES_N (sizeof(messages_table) / sizeof(messages_table[0]))
