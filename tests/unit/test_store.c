@@ -1,7 +1,8 @@
 /*
  * test_store.c - the SQLite store: schema and migrations, the report write
- * path (savepoints, dedup by key and by content hash, per-day spreading,
- * delete for reparse), busy handling, raw originals.  Reports are built by
+ * path (abort, dedup by key and by content hash, per-day spreading, delete
+ * for reparse, a failed write poisoning its batch), busy handling, raw
+ * originals.  Reports are built by
  * hand; every test works in its own temporary directory.
  */
 #include <setjmp.h>
@@ -726,6 +727,67 @@ test_final_header_rekeys(void **state)
 	store_close(&st);
 }
 
+static void
+test_failed_write_rolls_batch_back(void **state)
+{
+	struct tdir *t = *state;
+	struct store *st = open_rw(t);
+	struct report r;
+	struct report_record rec[2];
+	int64_t id, dup, keep;
+
+	/* make the spf insert of one record fail after its record row went in */
+	assert_int_equal(sqlite3_exec(store_sqlite_handle(st), "CREATE TEMP "
+	    "TRIGGER boom BEFORE INSERT ON record_spf WHEN new.domain='boom' "
+	    "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END", NULL, NULL, NULL),
+	    SQLITE_OK);
+	fx_record(&rec[0], "192.0.2.1", 3, "none", "pass", "pass", "example.com");
+	fx_record(&rec[1], "192.0.2.2", 4, "none", "pass", "pass", "example.com");
+
+	/* without a batch: the report is its own transaction */
+	fx_report(&r, "a.example", "solo", "example.com", T0, T0 + DAY);
+	keep = put_report(st, &r, rec, 1, 1);
+	assert_true(keep > 0);
+	fx_report(&r, "a.example", "solo-bad", "example.com", T0, T0 + DAY);
+	assert_int_equal(store_report_begin(st, &r, 0, &id, &dup), 0);
+	assert_int_equal(store_report_record(st, id, &r, &rec[0]), 0);
+	{
+		struct report_record bad = rec[1];
+		struct report_spf boom = { "boom", NULL, "pass", "pass", NULL };
+		bad.spf_results = &boom;
+		assert_int_equal(store_report_record(st, id, &r, &bad), -1);
+		assert_non_null(strstr(store_errmsg(st), "disk on fire"));
+		assert_int_equal(store_report_abort(st, id), 0);
+	}
+	assert_int_equal(q1(st, "SELECT count(*) FROM reports"), 1);
+	assert_int_equal(q1(st, "SELECT sum(messages) FROM daily"), 3);
+
+	/* in a batch: the batch cannot be committed, it is rolled back */
+	assert_int_equal(store_begin(st), 0);
+	fx_report(&r, "b.example", "in-batch", "example.com", T0, T0 + DAY);
+	assert_true(put_report(st, &r, rec, 1, 2) > 0);
+	fx_report(&r, "b.example", "bad", "example.com", T0, T0 + DAY);
+	assert_int_equal(store_report_begin(st, &r, 0, &id, &dup), 0);
+	assert_int_equal(store_report_record(st, id, &r, &rec[0]), 0);
+	{
+		struct report_record bad = rec[1];
+		struct report_spf boom = { "boom", NULL, "pass", "pass", NULL };
+		bad.spf_results = &boom;
+		assert_int_equal(store_report_record(st, id, &r, &bad), -1);
+	}
+	store_report_abort(st, id);
+	fx_report(&r, "b.example", "after", "example.com", T0, T0 + DAY);
+	assert_int_equal(store_report_begin(st, &r, 0, &id, &dup), -1);
+	assert_int_equal(store_commit(st), -1);
+	assert_non_null(strstr(store_errmsg(st), "rolled back"));
+	assert_int_equal(q1(st, "SELECT count(*) FROM reports"), 1);
+	assert_int_equal(q1(st, "SELECT count(*) FROM records"), 1);
+	assert_int_equal(q1(st, "SELECT sum(messages) FROM daily"), 3);
+	/* and the handle works again */
+	assert_true(put_report(st, &r, rec, 1, 3) > 0);
+	store_close(&st);
+}
+
 /* ---- busy ------------------------------------------------------------ */
 
 static void
@@ -934,6 +996,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete_decrements_daily,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_final_header_rekeys,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_rolls_batch_back,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_busy,
 		    tdir_setup, tdir_teardown),
