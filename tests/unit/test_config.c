@@ -342,6 +342,25 @@ test_docs_match_table(void **state)
 	free(path);
 }
 
+/* The shipped sample configuration loads and passes the checks. */
+static void
+test_sample_config(void **state)
+{
+	const char *src = getenv("DMARCSTAT_SRC");
+	char *path, err[512];
+	struct config *cfg = config_new();
+
+	(void)state;
+	path = xasprintf("%s/dist/dmarcstat.conf.sample", src ? src : ".");
+	if (config_load_file(cfg, path, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	if (config_check(cfg, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(config_mailbox_count(cfg), 1);
+	config_free(&cfg);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -354,6 +373,7 @@ main(void)
 		cmocka_unit_test(test_check_rules),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_docs_match_table),
+		cmocka_unit_test(test_sample_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
