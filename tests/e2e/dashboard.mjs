@@ -1,0 +1,211 @@
+// dashboard.mjs - browser end-to-end test of the dashboard: playwright-core
+// driving Debian's chromium (headless) against a running `dmarcstat serve`
+// on a fixture database (tests/integration/web_e2e.sh starts both).
+//
+// Every view in English and Japanese; filters, sorting and drill-downs;
+// upload; hostile report values (HTML/JS in org_name, report_id, domains)
+// must show as text and never run; no console errors; no CSP violations.
+// Env: BASE_URL, FIXTURES (tests/fixtures/web), SCREENSHOTS (dir, optional),
+// CHROMIUM (default /usr/bin/chromium).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BASE = process.env.BASE_URL || 'http://127.0.0.1:8025/';
+const FIX = process.env.FIXTURES || 'tests/fixtures/web';
+const SHOTS = process.env.SCREENSHOTS || '';
+const RANGE = 'range=custom&from=2026-06-01&to=2026-06-30';
+
+let passed = 0, failed = 0;
+const problems = [];
+function check(name, ok, detail) {
+  if (ok) { passed++; console.log('ok   ' + name); }
+  else { failed++; console.log('FAIL ' + name + (detail ? ': ' + detail : '')); }
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'dmarcstat-e2e-'));
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1360, height: 900 },
+  acceptDownloads: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+    '--no-first-run', '--disable-component-update', '--disable-sync'],
+});
+const page = ctx.pages()[0] ?? await ctx.newPage();
+page.setDefaultTimeout(15000);
+page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+page.on('dialog', (d) => { problems.push('dialog opened: ' + d.message()); d.dismiss(); });
+await ctx.addInitScript(() => {
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+});
+
+async function open(hash) {
+  await page.goto(BASE + hash);
+  await page.waitForSelector('body[data-ready="1"]');
+}
+async function waitRoute() {
+  await page.waitForFunction(() => document.body.dataset.ready === '1');
+}
+async function click(sel) {
+  await page.evaluate(() => { document.body.dataset.ready = '0'; });
+  await page.click(sel);
+  await waitRoute();
+}
+async function select(sel, value) {
+  await page.evaluate(() => { document.body.dataset.ready = '0'; });
+  await page.selectOption(sel, value);
+  await waitRoute();
+}
+async function text(sel) { return (await page.textContent(sel)) || ''; }
+async function shot(name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, name + '.png'), fullPage: false });
+}
+async function safety(where) {
+  const s = await page.evaluate(() => ({
+    pwned: window.__pwned, csp: window.__csp,
+    scripts: [...document.querySelectorAll('main script, main iframe, main svg[onload], main [onerror]')].length,
+  }));
+  check(`${where}: hostile values did not run`, s.pwned === undefined && s.scripts === 0, JSON.stringify(s));
+  check(`${where}: no CSP violations`, s.csp.length === 0, s.csp.join('; '));
+}
+
+async function api(path) {
+  return page.evaluate(async (p) => (await fetch('/api/' + p)).json(), path);
+}
+
+for (const lang of ['en', 'ja']) {
+  await page.goto(BASE);
+  await page.evaluate((l) => { localStorage.clear(); localStorage.setItem('dmarcstat.lang', l); }, lang);
+  const L = (en, ja) => (lang === 'en' ? en : ja);
+
+  // Overview.
+  await open('#/overview?' + RANGE);
+  check(`${lang} overview: language`, (await text('#nav')).includes(L('Overview', '概要')));
+  check(`${lang} overview: html lang`, (await page.getAttribute('html', 'lang')) === lang);
+  const tz = await text('#foot-note');
+  check(`${lang} overview: time zone`, lang === 'ja' ? tz.includes('Asia/Tokyo') : tz.length > 0, tz);
+  const rows = await page.$$eval('main table.data tbody tr', (trs) => trs.map((tr) => tr.querySelector('[data-col=domain]').textContent));
+  check(`${lang} overview: every domain`, ['example.com', 'example.jp', 'shop.example.net'].every((d) => rows.includes(d)), rows.join(','));
+  const ov = await api('overview?since=' + (Date.UTC(2026, 5, 1) / 1000 - (lang === 'ja' ? 9 * 3600 : 0)) +
+    '&until=' + (Date.UTC(2026, 6, 1) / 1000 - (lang === 'ja' ? 9 * 3600 : 0)));
+  const com = ov.domains.find((d) => d.domain === 'example.com');
+  const shown = await page.$eval('main table.data tbody', (tb, dom) => {
+    for (const tr of tb.querySelectorAll('tr')) if (tr.querySelector('[data-col=domain]').textContent === dom)
+      return tr.querySelector('[data-col=messages]').textContent;
+    return null;
+  }, 'example.com');
+  const expect = new Intl.NumberFormat(lang).format(com.messages);
+  check(`${lang} overview: messages from the API (${expect})`, shown === expect, `${shown} != ${expect}`);
+  check(`${lang} overview: sparklines drawn`, (await page.$$('main .spark canvas')).length >= 3);
+  check(`${lang} overview: plain-language status`, (await text('main [data-col=status]')).length > 10);
+  await shot(`overview-${lang}`);
+
+  // Presets and sorting keep state in the URL.
+  await click('.presets button[data-range="7"]');
+  check(`${lang} preset 7 days in URL`, page.url().includes('range=7'), page.url());
+  await open('#/overview?' + RANGE);
+  await click('main th button[data-sort="domain"]');
+  check(`${lang} overview: sort in URL`, page.url().includes('sort=domain'), page.url());
+
+  // Domain: chart, advice, policy history.
+  await click('main a[href^="#/domain/example.com"]');
+  check(`${lang} domain: title`, (await text('main h1')) === 'example.com');
+  check(`${lang} domain: uPlot chart`, (await page.$$('#daily-chart canvas')).length === 1);
+  check(`${lang} domain: chart legend`, (await text('#daily-chart .u-legend')).includes(L('Pass', '合格')));
+  check(`${lang} domain: what to do next`, (await page.$$('main ol.advice li')).length >= 1);
+  check(`${lang} domain: advice names the ESP`, (await text('main ol.advice')).includes('198.51.100.25'));
+  check(`${lang} domain: policy history`, (await text('main')).includes('p=none'));
+  await shot(`domain-${lang}`);
+  await select('#f-result', 'fail');
+  check(`${lang} domain: result filter in URL`, page.url().includes('result=fail'), page.url());
+
+  // Sources: only failures, sort, drill-down to records and a report.
+  await open('#/sources?domain=example.com&' + RANGE);
+  const nAll = (await page.$$('main table.data tbody tr')).length;
+  await shot(`sources-${lang}`);
+  await click('#only-failures');
+  check(`${lang} sources: only failures in URL`, page.url().includes('only_failures=1'));
+  const fails = await page.$$eval('main table.data tbody tr [data-col=fail]', (tds) => tds.map((td) => td.textContent));
+  check(`${lang} sources: only failing rows`, fails.length > 0 && fails.length < nAll && fails.every((f) => f !== '0'), fails.join(','));
+  await click('main th button[data-sort="ip"]');
+  check(`${lang} sources: sort by ip`, page.url().includes('sort=ip'));
+  await open('#/sources?domain=example.com&' + RANGE);
+  await click('main a[href^="#/source/192.0.2.66"]');
+  check(`${lang} source drill-down`, (await text('main h1')) === '192.0.2.66');
+  const hostileHf = await text('main table.data tbody');
+  check(`${lang} source: hostile header_from shown as text`, hostileHf.includes('<svg onload=window.__pwned=3>'));
+  await safety(`${lang} source`);
+  await click('main table.data tbody a[href^="#/report/"]');
+  check(`${lang} report detail`, (await page.$$('main table.data tbody tr')).length >= 1);
+  const h1 = await text('main h1');
+  check(`${lang} report: hostile org_name shown as text`, h1.includes('<script>window.__pwned=1</script>Evil "Corp"'), h1);
+  check(`${lang} report: raw download link`, !!(await page.$('#raw-download')));
+  await safety(`${lang} report`);
+  if (lang === 'en') {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#raw-download')]);
+    check('raw XML download', (await dl.suggestedFilename()).startsWith('report-'), await dl.suggestedFilename());
+  }
+
+  // Reporters: the silent one is flagged.
+  await open('#/reporters?' + RANGE);
+  const silent = await page.$$eval('main tr.is-silent [data-col=reporter]', (tds) => tds.map((t) => t.textContent));
+  check(`${lang} reporters: Yahoo flagged silent`, silent.includes('Yahoo') && !silent.includes('google.com'), silent.join(','));
+  await safety(`${lang} reporters`);
+  await shot(`reporters-${lang}`);
+
+  // Reports list with filters.
+  await open('#/reports?' + RANGE);
+  await select('#f-reporter', 'Yahoo');
+  const reps = await page.$$eval('main table.data tbody [data-col=reporter]', (tds) => tds.map((t) => t.textContent));
+  check(`${lang} reports: reporter filter`, reps.length > 0 && reps.every((r) => r === 'Yahoo'), reps.slice(0, 3).join(','));
+  await open('#/reports?' + RANGE);
+  await safety(`${lang} reports`);
+  await shot(`reports-${lang}`);
+
+  // Ledger.
+  await open('#/ledger');
+  check(`${lang} ledger: entries`, (await page.$$('main table.data tbody tr')).length > 10);
+  await click('main a.chip[data-status="imported"]');
+  check(`${lang} ledger: status filter`, page.url().includes('status=imported'));
+
+  // Printable monthly report.
+  await open('#/print/example.com?month=2026-06');
+  check(`${lang} print: A4 page`, !!(await page.$('main .print-page #daily-chart, main .print-page .print-chart canvas')));
+  check(`${lang} print: title`, (await text('main h1')).includes('example.com'));
+  await shot(`print-${lang}`);
+
+  // Upload.
+  await open('#/upload');
+  await page.setInputFiles('#upload-input', [join(FIX, 'upload', 'upload-report.xml.gz'), join(FIX, 'upload', 'notes.txt')]);
+  await page.evaluate(() => { document.body.dataset.ready = '0'; });
+  await page.click('#upload-send');
+  await page.waitForSelector('#upload-summary');
+  await waitRoute();
+  const st = await page.$$eval('#upload-results table.data tbody [data-col=status]', (tds) => tds.map((t) => t.textContent));
+  const want = lang === 'en' ? [L('imported'), L('not a report')] : ['重複', 'レポートではない'];
+  check(`${lang} upload: per-file results`, JSON.stringify(st) === JSON.stringify(want), JSON.stringify(st));
+  await shot(`upload-${lang}`);
+
+  // Switch language with the selector and check it is remembered.
+  const other = lang === 'en' ? 'ja' : 'en';
+  await select('#pref-lang', other);
+  check(`${lang} switch to ${other}`, (await page.getAttribute('html', 'lang')) === other);
+  check(`${lang} language remembered`, (await page.evaluate(() => localStorage.getItem('dmarcstat.lang'))) === other);
+}
+
+// Time zone selector.
+await open('#/overview?' + RANGE);
+await select('#pref-tz', 'UTC');
+check('time zone selectable', (await text('#foot-note')).includes('UTC'));
+
+check('no console errors or warnings', problems.length === 0, problems.join(' | '));
+await ctx.close();
+rmSync(profile, { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
