@@ -1050,7 +1050,8 @@ query_dash_source_records(struct store *st, const struct query *q,
 {
 	sqlite3 *db = dash_db(st, err);
 	struct qb b = {0};
-	json_t *rows, *info;
+	json_t *rows, *info, *v;
+	json_int_t total;
 
 	if (db == NULL || !dash_valid_result(q, err))
 		return NULL;
@@ -1074,6 +1075,21 @@ query_dash_source_records(struct store *st, const struct query *q,
 	if ((rows = dash_query_rows(db, &b, err)) == NULL)
 		return NULL;
 	memset(&b, 0, sizeof(b));
+	qb_add(&b, "SELECT count(*) AS n FROM records r JOIN reports p ON p.id=r.report"
+	    " WHERE r.source_ip=");
+	qb_text(&b, q->source_ip);
+	dash_reports_where(&b, q, "p");
+	if (q->result && strcmp(q->result, "fail") == 0)
+		qb_add(&b, " AND r.dmarc<>'pass'");
+	else if (q->result)
+		qb_add(&b, " AND r.dmarc='pass'");
+	if ((info = dash_query_rows(db, &b, err)) == NULL) {
+		json_decref(rows);
+		return NULL;
+	}
+	total = dash_geti(json_array_get(info, 0), "n");
+	json_decref(info);
+	memset(&b, 0, sizeof(b));
 	qb_add(&b, "SELECT ip, ptr AS hostname, ptr_status, fcrdns, base_domain, asn, as_name,"
 	    " country, service FROM ip_info WHERE ip=");
 	qb_text(&b, q->source_ip);
@@ -1081,8 +1097,11 @@ query_dash_source_records(struct store *st, const struct query *q,
 		json_decref(rows);
 		return NULL;
 	}
-	return json_pack("{s:s, s:O, s:o}", "ip", q->source_ip, "info",
-	    json_array_size(info) ? json_array_get(info, 0) : json_null(), "records", rows);
+	v = json_pack("{s:s, s:O, s:o, s:I}", "ip", q->source_ip, "info",
+	    json_array_size(info) ? json_array_get(info, 0) : json_null(), "records", rows,
+	    "total", total);
+	json_decref(info);
+	return v;
 }
 
 /* ---- reporters ------------------------------------------------------------- */

@@ -33,7 +33,7 @@ api_json(struct api_reply *out, unsigned status, json_t *v)
 {
 	out->status = status;
 	out->mime = "application/json";
-	out->body = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	out->body = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
 	json_decref(v);
 	if (out->body == NULL) {
 		static const char fallback[] =

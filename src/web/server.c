@@ -72,6 +72,7 @@ struct server_req {
 	struct upload *up;          /* POST /api/upload */
 	unsigned reject;            /* HTTP status decided before the body was read */
 	const char *reject_code, *reject_msg;
+	uint64_t body;              /* body bytes seen */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -474,9 +475,11 @@ server_handle(void *cls, struct MHD_Connection *c, const char *url, const char *
 			rq->reject_code = "misdirected";
 			rq->reject_msg = "unexpected Host header";
 		} else if (is_upload) {
-			const char *why = server_upload_check(srv, c, &rq->reject);
+			unsigned st = 0;
+			const char *why = server_upload_check(srv, c, &st);
 
 			if (why) {
+				rq->reject = st;
 				rq->reject_code = rq->reject == 413 ? "too_large" :
 				    rq->reject == 403 ? "forbidden" : "bad_request";
 				rq->reject_msg = why;
@@ -487,24 +490,30 @@ server_handle(void *cls, struct MHD_Connection *c, const char *url, const char *
 			}
 		} else
 			rq->reject = 0;
+		/* Refused from the headers alone: answer now, the body is not read. */
+		if (rq->reject)
+			return server_error(c, rq->reject, rq->reject_code, rq->reject_msg);
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		/* MHD accepts a response only before or after the body: a body
+		 * that went wrong is read to its end (up to twice the limit, then
+		 * the connection is dropped) and answered then. */
+		rq->body += *upload_data_size;
+		if (rq->up && !rq->reject && upload_feed(rq->up, upload_data, *upload_data_size) != 0) {
+			unsigned st = 400;
+
+			rq->reject_msg = upload_error(rq->up, &st);
+			rq->reject = st;
+			rq->reject_code = st == 413 ? "too_large" : "bad_request";
+		}
+		*upload_data_size = 0;   /* bodies of other requests are ignored */
+		if (rq->body > 2 * server_upload_max(srv) + 65536)
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (rq->reject)
 		return server_error(c, rq->reject, rq->reject_code, rq->reject_msg);
-	if (*upload_data_size != 0) {
-		if (rq->up && upload_feed(rq->up, upload_data, *upload_data_size) != 0) {
-			unsigned st = 400;
-			const char *msg = upload_error(rq->up, &st);
-
-			rq->reject = st;
-			rq->reject_code = st == 413 ? "too_large" : "bad_request";
-			rq->reject_msg = msg;
-			*upload_data_size = 0;
-			return server_error(c, st, rq->reject_code, msg);
-		}
-		*upload_data_size = 0;   /* bodies of other requests are ignored */
-		return MHD_YES;
-	}
 	if (is_upload) {
 		struct api_reply rep;
 
@@ -759,6 +768,7 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, server_handle, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, srv,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, srv->o.threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->o.timeout,
@@ -766,7 +776,6 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)128,
 	    MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, srv,
 	    MHD_OPTION_END);
 	if (srv->d == NULL) {
 		snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)",
