@@ -74,6 +74,22 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
+static void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* A command-line mistake: message and exit status 2. */
+static void
+bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("dmarcgen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	exit(2);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Random numbers: xoshiro256** seeded through splitmix64.                 */
 
@@ -729,11 +745,13 @@ struct gen {
 	int64_t days;
 	int days_given;
 	char **base_domains;
+	char *domains_owned;    /* --domains copy the names point into */
 	size_t nbase;
 	uint64_t count;         /* 0 = day based */
 	enum fmt fmt;
 	enum env env;
 	const char *mbox_path;
+	char *mbox_owned;       /* DIR/reports.mbox when --mbox was not given */
 	uint64_t big_records;
 	uint64_t mbox_size;
 	int truth_stdout;
@@ -1757,7 +1775,7 @@ mbox_open(struct gen *g)
 		die("%s: %s", path, strerror(errno));
 	setvbuf(g->mbox, NULL, _IOFBF, 1 << 20);
 	if (g->mbox_path == NULL)
-		g->mbox_path = path;    /* kept for the truth file; freed at exit */
+		g->mbox_path = g->mbox_owned = path;    /* kept for the truth file */
 	else
 		free(path);
 }
@@ -2120,23 +2138,23 @@ parse_u64(const char *opt, const char *s, int allow_suffix)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s || *s == '-')
-		die("%s: not a number: %s", opt, s);
+		bad_usage("%s: not a number: %s", opt, s);
 	if (allow_suffix && *end) {
 		unsigned shift = 0;
 		switch (*end) {
 		case 'k': case 'K': shift = 10; break;
 		case 'm': case 'M': shift = 20; break;
 		case 'g': case 'G': shift = 30; break;
-		default: die("%s: bad suffix in %s", opt, s);
+		default: bad_usage("%s: bad suffix in %s", opt, s);
 		}
 		if (end[1] != '\0' && strcmp(end + 1, "B") != 0 && strcmp(end + 1, "iB") != 0)
-			die("%s: bad suffix in %s", opt, s);
+			bad_usage("%s: bad suffix in %s", opt, s);
 		if (v > (UINT64_MAX >> shift))
-			die("%s: too large: %s", opt, s);
+			bad_usage("%s: too large: %s", opt, s);
 		return (uint64_t)v << shift;
 	}
 	if (*end)
-		die("%s: not a number: %s", opt, s);
+		bad_usage("%s: not a number: %s", opt, s);
 	return (uint64_t)v;
 }
 
@@ -2161,7 +2179,7 @@ parse_date(const char *s)
 		goto bad;
 	return days_from_civil((int64_t)y, (unsigned)m, (unsigned)d);
 bad:
-	die("--end: expected YYYY-MM-DD");
+	bad_usage("--end: expected YYYY-MM-DD");
 }
 
 static void
@@ -2172,6 +2190,11 @@ parse_domains(struct gen *g, const char *list)
 
 	if (copy == NULL)
 		die("out of memory");
+	if (g->domains_owned) {
+		free(g->domains_owned);
+		free(g->base_domains);
+	}
+	g->domains_owned = copy;
 	g->base_domains = calloc(strlen(list) / 2 + 2, sizeof *g->base_domains);
 	if (g->base_domains == NULL)
 		die("out of memory");
@@ -2182,19 +2205,19 @@ parse_domains(struct gen *g, const char *list)
 		if (*p == '\0')
 			continue;
 		if (strlen(p) > NAME_MAX_LEN || strchr(p, '.') == NULL)
-			die("--domains: bad domain: %s", p);
+			bad_usage("--domains: bad domain: %s", p);
 		for (i = 0; p[i]; i++) {
 			char c = p[i];
 			if (c >= 'A' && c <= 'Z')
 				p[i] = (char)(c - 'A' + 'a');
 			else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
 			    c == '.'))
-				die("--domains: bad domain: %s", p);
+				bad_usage("--domains: bad domain: %s", p);
 		}
 		g->base_domains[n++] = p;
 	}
 	if (n == 0)
-		die("--domains: empty list");
+		bad_usage("--domains: empty list");
 	g->nbase = n;
 }
 
@@ -2273,7 +2296,7 @@ main(int argc, char **argv)
 		case 'd':
 			g.days = (int64_t)parse_u64("--days", optarg, 0);
 			if (g.days < 1 || g.days > 36500)
-				die("--days: 1..36500");
+				bad_usage("--days: 1..36500");
 			g.days_given = 1;
 			break;
 		case 'e': g.end_day = parse_date(optarg); break;
@@ -2281,7 +2304,7 @@ main(int argc, char **argv)
 		case 'c':
 			g.count = parse_u64("--count", optarg, 0);
 			if (g.count == 0)
-				die("--count: must be at least 1");
+				bad_usage("--count: must be at least 1");
 			break;
 		case 'X': g.fmt = FMT_XML; nfmt++; break;
 		case 'G': g.fmt = FMT_GZ; nfmt++; break;
@@ -2292,12 +2315,12 @@ main(int argc, char **argv)
 		case 'B':
 			g.big_records = parse_u64("--big-records", optarg, 0);
 			if (g.big_records == 0)
-				die("--big-records: must be at least 1");
+				bad_usage("--big-records: must be at least 1");
 			break;
 		case 'S':
 			g.mbox_size = parse_u64("--mbox-size", optarg, 1);
 			if (g.mbox_size == 0)
-				die("--mbox-size: must be at least 1");
+				bad_usage("--mbox-size: must be at least 1");
 			break;
 		case 'j': g.truth_stdout = 1; break;
 		case 't': g.truth_path = optarg; break;
@@ -2307,15 +2330,15 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		die("unexpected argument: %s (see --help)", argv[optind]);
+		bad_usage("unexpected argument: %s", argv[optind]);
 	if (nfmt > 1)
-		die("choose one of --xml, --gzip, --zip");
+		bad_usage("choose one of --xml, --gzip, --zip");
 	if (eml + mixed > 1 || (mixed && g.mbox_size))
-		die("--eml, --mixed and --mbox-size do not combine");
+		bad_usage("--eml, --mixed and --mbox-size do not combine");
 	if (g.count && g.mbox_size)
-		die("--count and --mbox-size do not combine");
+		bad_usage("--count and --mbox-size do not combine");
 	if (g.big_records && (g.count || g.mbox_size || eml || mixed))
-		die("--big-records makes one file; no --count/--mbox-size/--eml/--mixed");
+		bad_usage("--big-records makes one file; no --count/--mbox-size/--eml/--mixed");
 	if (mixed)
 		g.env = ENV_MIXED;
 	else if (eml)
@@ -2325,9 +2348,9 @@ main(int argc, char **argv)
 	else
 		g.env = ENV_FILE;
 	if (g.env != ENV_MBOX && g.out == NULL)
-		die("--out DIR is required (see --help)");
+		bad_usage("--out DIR is required");
 	if (g.mbox_size && g.mbox_path == NULL && g.out == NULL)
-		die("--mbox-size needs --mbox FILE or --out DIR");
+		bad_usage("--mbox-size needs --mbox FILE or --out DIR");
 	if (g.base_domains == NULL) {
 		static char d0[] = "example.co.jp", d1[] = "example.com", d2[] = "shop.example.net";
 		static char *defaults[] = { d0, d1, d2 };
@@ -2409,5 +2432,10 @@ main(int argc, char **argv)
 	ob_free(&g.msg);
 	ob_free(&g.path);
 	free(g.doms);
+	free(g.mbox_owned);
+	if (g.domains_owned) {
+		free(g.domains_owned);
+		free(g.base_domains);
+	}
 	return 0;
 }
