@@ -189,8 +189,8 @@ static const struct messages_entry messages_table[] = {
 
 	/* next steps */
 	{ "step.dkim_at_service",
-	  "Add DKIM signing with d={domain} at {service} ({messages} messages from {sources} sources){hint}.",
-	  "{service} で d={domain} の DKIM 署名を設定してください（{sources} 件の送信元から {messages} 通）{hint}。" },
+	  "Add DKIM signing with d={domain} at {service}{hint}: {messages} messages from {sources} sources.",
+	  "{service}{hint} で d={domain} の DKIM 署名を設定してください（{sources} 件の送信元から {messages} 通）。" },
 	{ "step.dkim_own_server",
 	  "Sign mail from {who} with DKIM d={domain} ({messages} messages).",
 	  "{who} から送るメールに d={domain} の DKIM 署名を付けてください（{messages} 通）。" },

@@ -16,7 +16,6 @@
 
 #include "analyze/amap.h"
 #include "analyze/messages.h"
-#include "analyze/orgdom.h"
 #include "analyze/sources.h"
 #include "lib/xalloc.h"
 
@@ -123,11 +122,9 @@ static void
 sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
 {
 	const struct classify_result *res = r->res;
-	const char *from = orgdom_get(r->header_from);
+	const char *from = r->header_from && *r->header_from ? r->header_from : r->policy_domain;
 	struct sources_bucket *b = NULL;
 
-	if (from == NULL)
-		from = r->policy_domain;
 	for (size_t i = 0; i < a->n_b; i++) {
 		struct sources_bucket *x = &a->b[i];
 		if (x->cls == res->cls && x->reason == res->reason && x->detail == res->detail &&
