@@ -231,8 +231,10 @@ server_send_reply(struct MHD_Connection *c, struct api_reply *rep)
 	size_t gzlen = 0;
 	int use_gz = 0;
 
+	/* gzip is decided first: each representation has its own ETag. */
+	use_gz = rep->len >= SERVER_GZIP_MIN && rep->filename[0] == '\0' && server_accepts_gzip(c);
 	if (rep->status == 200 && rep->filename[0] == '\0') {
-		server_etag(rep->body, rep->len, "", etag, sizeof(etag));
+		server_etag(rep->body, rep->len, use_gz ? "-gz" : "", etag, sizeof(etag));
 		if (server_not_modified(c, etag)) {
 			free(rep->body);
 			rep->body = NULL;
@@ -240,15 +242,14 @@ server_send_reply(struct MHD_Connection *c, struct api_reply *rep)
 		}
 	} else
 		etag[0] = '\0';
-	if (rep->len >= SERVER_GZIP_MIN && rep->filename[0] == '\0' && server_accepts_gzip(c) &&
-	    (gz = server_gzip(rep->body, rep->len, &gzlen)) != NULL) {
-		use_gz = 1;
+	if (use_gz && (gz = server_gzip(rep->body, rep->len, &gzlen)) != NULL) {
 		free(rep->body);
 		rep->body = NULL;
-		if (etag[0])
-			memcpy(etag + strlen(etag) - 1, "-gz\"", 5);
 		r = MHD_create_response_from_buffer(gzlen, gz, MHD_RESPMEM_MUST_FREE);
 	} else {
+		if (use_gz && etag[0])     /* not smaller: plain body, plain ETag */
+			server_etag(rep->body, rep->len, "", etag, sizeof(etag));
+		use_gz = 0;
 		r = MHD_create_response_from_buffer(rep->len, rep->body ? rep->body : (void *)"",
 		    rep->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 		rep->body = NULL;

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# web_api.sh - the JSON API and the HTTP server against a real
+# `dmarcstat serve` on loopback (random high port) over the web fixtures:
+# every endpoint, numbers checked against sqlite3, errors as JSON with the
+# right status, security headers, ETag/304, gzip, upload, path traversal,
+# graceful shutdown on SIGTERM.
+set -euo pipefail
+BIN=${DMARCSTAT_BIN:?}
+SRC=${DMARCSTAT_SRC:?}
+command -v curl >/dev/null || { echo "curl missing"; exit 77; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 missing"; exit 77; }
+command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
+T=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+no() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { if eval "$2"; then ok "$1"; else no "$1"; fi; }
+
+DB=$T/w.db
+"$BIN" --db "$DB" -q import "$SRC/tests/fixtures/web/reports" >/dev/null 2>&1 || true
+[ "$(sqlite3 "$DB" 'select count(*) from reports')" -gt 100 ] || { echo "import failed"; exit 1; }
+
+start() {	# start [extra args]: serve on a random free port
+	for _ in 1 2 3 4 5; do
+		PORT=$((20000 + RANDOM % 20000))
+		DMARCSTAT_NOW=1782885600 "$BIN" --db "$DB" serve --listen 127.0.0.1:$PORT "$@" >"$T/serve.out" 2>"$T/serve.err" &
+		PID=$!
+		for _ in $(seq 50); do
+			curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && return 0
+			kill -0 $PID 2>/dev/null || break
+			sleep 0.1
+		done
+		kill $PID 2>/dev/null; wait $PID 2>/dev/null || true; PID=
+	done
+	echo "server did not start"; cat "$T/serve.err"; exit 1
+}
+start
+B=http://127.0.0.1:$PORT
+J() { curl -s "$B/api/$1"; }
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+S=1780272000; U=1782864000   # June 2026 UTC
+Q="since=$S&until=$U"
+check "health" '[ "$(J health | jq_ "d[\"ok\"]")" = True ]'
+check "meta lists 3 domains" '[ "$(J meta | jq_ "len(d[\"domains\"])")" = 3 ]'
+check "meta now is DMARCSTAT_NOW" '[ "$(J meta | jq_ "d[\"now\"]")" = 1782885600 ]'
+
+# Numbers are sums of messages from the rollup, the same as SQL over records.
+want=$(sqlite3 "$DB" "select sum(count) from records r join reports p on p.id=r.report where p.policy_domain='example.com'")
+got=$(J "overview?$Q" | jq_ "[x for x in d['domains'] if x['domain']=='example.com'][0]['messages']")
+check "overview messages = sum(count) ($want)" '[ "$got" = "$want" ]'
+wantf=$(sqlite3 "$DB" "select sum(count) from records r join reports p on p.id=r.report where p.policy_domain='example.com' and r.dmarc<>'pass'")
+gotf=$(J "overview?$Q" | jq_ "[x for x in d['domains'] if x['domain']=='example.com'][0]['fail']")
+check "overview failing = sum(count) where dmarc fails ($wantf)" '[ "$gotf" = "$wantf" ]'
+check "overview status key" '[ "$(J "overview?$Q" | jq_ "d[\"domains\"][0][\"status\"][\"key\"]")" != "" ]'
+check "overview policy from newest report" '[ "$(J "overview?$Q" | jq_ "[x for x in d[\"domains\"] if x[\"domain\"]==\"example.jp\"][0][\"policy\"][\"p\"]")" = reject ]'
+d=$(J "domains/example.com?$Q")
+check "domain series sums to total" '[ "$(echo "$d" | jq_ "sum(d[\"series\"][\"pass\"])+sum(d[\"series\"][\"fail_none\"])+sum(d[\"series\"][\"fail_quarantine\"])+sum(d[\"series\"][\"fail_reject\"]) == d[\"totals\"][\"messages\"]")" = True ]'
+check "domain advice names the failing ESP" 'echo "$d" | grep -q 198.51.100.25'
+check "domain top reporters" '[ "$(echo "$d" | jq_ "len(d[\"top_reporters\"])")" -ge 2 ]'
+check "domain policy history" '[ "$(J "domains/example.jp?$Q" | jq_ "len(d[\"policy_history\"])")" = 2 ]'
+# Midpoint rule: a range of one day holds exactly that UTC day's bucket.
+one=$(J "domains/example.com?since=1780272000&until=1780358400" | jq_ "d['series']['days']")
+check "one-day range = one bucket" '[ "$one" = "[1780272000]" ]'
+check "Asia/Tokyo day (UTC-9h) = same bucket" '[ "$(J "domains/example.com?since=1780239600&until=1780326000" | jq_ "d[\"series\"][\"days\"]")" = "[1780272000]" ]'
+check "result filter" '[ "$(J "domains/example.com?$Q&result=fail" | jq_ "d[\"totals\"][\"pass\"]")" = 0 ]'
+check "reporter filter" '[ "$(J "domains/example.com?$Q&reporter=Yahoo" | jq_ "d[\"totals\"][\"messages\"]")" = 0 ]'
+s=$(J "sources?domain=example.com&$Q&only_failures=1&limit=5")
+check "sources only failures" '[ "$(echo "$s" | jq_ "all(x[\"fail\"]>0 for x in d[\"sources\"])")" = True ]'
+check "sources paging total" '[ "$(echo "$s" | jq_ "d[\"total\"] > 5 and len(d[\"sources\"]) == 5")" = True ]'
+check "sources sorted" '[ "$(J "sources?$Q&sort=messages&order=asc" | jq_ "[x[\"messages\"] for x in d[\"sources\"]] == sorted(x[\"messages\"] for x in d[\"sources\"])")" = True ]'
+check "sources envelope_from and DKIM" '[ "$(J "sources?domain=example.com&$Q" | jq_ "[x for x in d[\"sources\"] if x[\"ip\"]==\"198.51.100.25\"][0][\"dkim\"][0][\"selector\"]")" = k1 ]'
+check "source records drill-down" '[ "$(J "sources/192.0.2.66/records?$Q" | jq_ "d[\"total\"]")" = 2 ]'
+check "IPv6 source" '[ "$(J "sources/2001:db8::25/records?$Q&limit=1" | jq_ "d[\"ip\"]")" = 2001:db8::25 ]'
+r=$(J "reporters?$Q")
+check "reporters: Yahoo silent" '[ "$(echo "$r" | jq_ "[x for x in d[\"reporters\"] if x[\"reporter\"]==\"Yahoo\"][0][\"silent\"]")" = True ]'
+check "reporters: google active" '[ "$(echo "$r" | jq_ "[x for x in d[\"reporters\"] if x[\"reporter\"]==\"google.com\"][0][\"silent\"]")" = False ]'
+check "reports list total" '[ "$(J "reports?$Q&limit=5" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports")" ]'
+check "reports filter by reporter" '[ "$(J "reports?reporter=Yahoo" | jq_ "d[\"total\"]")" = 20 ]'
+check "reports filter by source" '[ "$(J "reports?source=192.0.2.66" | jq_ "d[\"total\"]")" = 2 ]'
+id=$(sqlite3 "$DB" "select id from reports where org_name like '%Evil%' limit 1")
+check "report detail keeps hostile text verbatim" '[ "$(J "reports/$id" | jq_ "d[\"report\"][\"reporter\"]")" = "<script>window.__pwned=1</script>Evil \"Corp\" & <b>Co</b>" ]'
+check "report detail records" '[ "$(J "reports/$id" | jq_ "len(d[\"records\"])")" = 2 ]'
+curl -s -D "$T/h" -o "$T/raw" "$B/api/reports/$id/raw"
+check "raw download is the original" 'grep -q "<feedback>" "$T/raw"'
+check "raw download is an attachment" 'grep -qi "content-disposition: attachment; filename=\"report-$id.xml\"" "$T/h"'
+check "ledger" '[ "$(J "ledger?status=imported&limit=3" | jq_ "len(d[\"entries\"])")" = 3 ]'
+
+# Errors: JSON with the right status.
+check "404 unknown endpoint" '[ "$(code "$B/api/nope")" = 404 ]'
+check "404 unknown report" '[ "$(code "$B/api/reports/999999")" = 404 ]'
+check "404 error is JSON" '[ "$(J reports/999999 | jq_ "d[\"error\"][\"code\"]")" = not_found ]'
+check "400 bad since" '[ "$(code "$B/api/overview?since=abc")" = 400 ]'
+check "400 bad result" '[ "$(code "$B/api/overview?result=maybe")" = 400 ]'
+check "400 bad sort" '[ "$(code "$B/api/sources?sort=1;drop")" = 400 ]'
+check "400 since after until" '[ "$(code "$B/api/overview?since=10&until=5")" = 400 ]'
+check "405 POST to a GET endpoint" '[ "$(code -X POST "$B/api/overview")" = 405 ]'
+check "404 raw of unknown report" '[ "$(code "$B/api/reports/999999/raw")" = 404 ]'
+
+# Static files, headers, caching, compression.
+curl -s -D "$T/h" -o "$T/index" "$B/"
+check "index.html served" 'grep -q "<script type=\"module\" src=\"/js/app.js\">" "$T/index"'
+check "no inline script or style in index.html" '! grep -Eiq "<script>|<style|style=|onload=|onclick=" "$T/index"'
+check "CSP header" 'grep -qi "^content-security-policy: default-src .self.; script-src .self.; style-src .self.;" "$T/h"'
+check "CSP frame-ancestors none" 'grep -qi "frame-ancestors .none." "$T/h"'
+check "nosniff" 'grep -qi "^x-content-type-options: nosniff" "$T/h"'
+check "referrer policy" 'grep -qi "^referrer-policy: no-referrer" "$T/h"'
+etag=$(grep -i '^etag:' "$T/h" | cut -d' ' -f2 | tr -d '\r')
+check "strong ETag" '[[ "$etag" == \"* ]]'
+check "304 on If-None-Match" '[ "$(code -H "If-None-Match: $etag" "$B/")" = 304 ]'
+check "Cache-Control on index" 'grep -qi "^cache-control: no-cache" "$T/h"'
+curl -s -D "$T/h" -o "$T/gz" -H 'Accept-Encoding: gzip' "$B/vendor/uplot/uPlot.esm.js"
+check "gzip variant of a vendored file" 'grep -qi "^content-encoding: gzip" "$T/h" && gzip -t "$T/gz"'
+check "gzip ETag differs" '[ "$(grep -i "^etag:" "$T/h" | tr -d "\r" | cut -d" " -f2)" != "$(curl -sI "$B/vendor/uplot/uPlot.esm.js" | grep -i "^etag:" | tr -d "\r" | cut -d" " -f2)" ]'
+check "no gzip when q=0" '! curl -sI -H "Accept-Encoding: gzip;q=0" "$B/vendor/uplot/uPlot.esm.js" | grep -qi "content-encoding"'
+curl -s -D "$T/h" -o "$T/gz" -H 'Accept-Encoding: gzip' "$B/api/overview?$Q"
+check "gzip JSON" 'grep -qi "^content-encoding: gzip" "$T/h" && gzip -dc "$T/gz" | python3 -m json.tool >/dev/null'
+aetag=$(grep -i '^etag:' "$T/h" | cut -d' ' -f2 | tr -d '\r')
+check "API 304 on If-None-Match" '[ "$(code -H "Accept-Encoding: gzip" -H "If-None-Match: $aetag" "$B/api/overview?$Q")" = 304 ]'
+check "catalogs served" '[ "$(code "$B/i18n/ja.json")" = 200 ]'
+check "404 unknown file" '[ "$(code "$B/nope.js")" = 404 ]'
+check "traversal refused" '[ "$(code --path-as-is "$B/../../etc/passwd")" = 404 ]'
+check "DNS rebinding Host refused" '[ "$(code -H "Host: evil.example" "$B/api/meta")" = 421 ]'
+
+# Catalogs: same keys in both languages.
+check "en and ja catalogs have the same keys" 'python3 -c "
+import json,sys
+e=json.load(open(\"$SRC/web/i18n/en.json\")); j=json.load(open(\"$SRC/web/i18n/ja.json\"))
+sys.exit(0 if set(e)==set(j) and all(j.values()) else 1)"'
+
+# Upload: CSRF guard, results per file from the ledger, duplicates.
+check "upload without the dashboard header is refused" '[ "$(code -F "file=@$SRC/tests/fixtures/web/upload/notes.txt" "$B/api/upload")" = 403 ]'
+check "upload of form-urlencoded refused" '[ "$(code -H "X-Dmarcstat-Upload: 1" -d "a=b" "$B/api/upload")" = 400 ]'
+up=$(curl -s -H 'X-Dmarcstat-Upload: 1' -F "file=@$SRC/tests/fixtures/web/upload/upload-report.xml.gz" -F "file=@$SRC/tests/fixtures/web/upload/notes.txt" "$B/api/upload")
+check "upload imports a report" '[ "$(echo "$up" | jq_ "[f[\"status\"] for f in d[\"files\"]]")" = "['"'"'imported'"'"', '"'"'not-a-report'"'"']" ]'
+check "upload is in the ledger as upload" '[ "$(sqlite3 "$DB" "select count(*) from ledger where source='"'"'upload'"'"'")" = 2 ]'
+up=$(curl -s -H 'X-Dmarcstat-Upload: 1' -F "file=@$SRC/tests/fixtures/web/upload/upload-report.xml.gz" "$B/api/upload")
+check "second upload is a duplicate" '[ "$(echo "$up" | jq_ "d[\"files\"][0][\"status\"]")" = duplicate ]'
+head -c 70000000 /dev/zero > "$T/big"
+check "too large upload refused with 413" '[ "$(code -H "X-Dmarcstat-Upload: 1" -F "file=@$T/big" "$B/api/upload")" = 413 ]'
+check "server still answers" '[ "$(code "$B/api/health")" = 200 ]'
+
+# A slow client does not stall others.
+( exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'GET /api/meta HTTP/1.1\r\nHost: 127.0.0.1\r\n' >&3; sleep 3 ) &
+slow=$!
+sleep 0.2
+t0=$(date +%s%N); code "$B/api/meta" >/dev/null; t1=$(date +%s%N)
+check "slow client does not stall others ($(( (t1 - t0) / 1000000 )) ms)" '[ $(( (t1 - t0) / 1000000 )) -lt 1000 ]'
+kill $slow 2>/dev/null || true
+
+# Graceful shutdown.
+kill -TERM $PID
+for _ in $(seq 50); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM stops the server" '! kill -0 $PID 2>/dev/null'
+wait $PID; rc=$?
+check "exit status 0 after SIGTERM" '[ $rc = 0 ]'
+PID=
+
+# --assets-dir serves from disk without traversal.
+mkdir -p "$T/assets/sub"; echo "hello" > "$T/assets/sub/a.txt"; echo secret > "$T/secret.txt"
+ln -s "$T/secret.txt" "$T/assets/link.txt"
+start --assets-dir "$T/assets"
+B=http://127.0.0.1:$PORT
+check "--assets-dir serves a file" '[ "$(curl -s "$B/sub/a.txt")" = hello ]'
+check "--assets-dir refuses .." '[ "$(code --path-as-is "$B/sub/../../secret.txt")" = 404 ]'
+check "--assets-dir refuses symlink escape" '[ "$(code "$B/link.txt")" = 404 ]'
+check "--assets-dir refuses encoded .." '[ "$(code --path-as-is "$B/sub/%2e%2e/%2e%2e/secret.txt")" = 404 ]'
+kill -TERM $PID; wait $PID || true; PID=
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
