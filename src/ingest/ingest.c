@@ -221,6 +221,15 @@ ingest_aggregate(struct input *in, struct unpack_leaf *leaf)
 		rc = aggregate_finish(ag, &final, err, sizeof err);
 	crypto_generichash_final(&ls.hash, hash, sizeof hash);
 
+	if (rc < 0 && !ls.report && aggregate_not_dmarc(err)) {
+		/* an HTML or other XML part of a mail: not a report at all */
+		size_t len = strlen(in->others);
+		const char *root = strstr(err, "<");
+		if (len + 20 < sizeof in->others)
+			snprintf(in->others + len, sizeof in->others - len, "%sXML %.12s",
+			    len ? ", " : "", root ? root : "");
+		goto out;
+	}
 	in->reports++;
 	if (ls.store_err) {
 		/* the database failed us: not the report's fault */

@@ -53,4 +53,10 @@ int aggregate_parse_buffer(const struct limits *lim, const void *buf,
     const struct report **out, struct aggregate **owner,
     char *err, size_t errlen);
 
+/*
+ * 1 when an aggregate_finish() reason says the document was some other XML
+ * (an HTML mail part, another root element) rather than a damaged report:
+ * callers then treat the leaf as "not a report" instead of "rejected".
+ */
+int aggregate_not_dmarc(const char *err);
 #endif
