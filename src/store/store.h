@@ -5,9 +5,12 @@
  * writes SQL.  Schema: schema.sql (migration 1) + migrations in the backend.
  *
  * Transactions: the ingest layer groups many inputs into one transaction
- * (store_begin/store_commit); each report is written inside a savepoint
- * (store_report_begin .. store_report_end / store_report_abort) so a bad or
- * duplicate report never leaves a partial row and never spoils the batch.
+ * (store_begin/store_commit); each report is written between
+ * store_report_begin and store_report_end, and store_report_abort undoes it
+ * exactly (SQLite: a compensating delete, cheaper than a savepoint), so a bad
+ * or duplicate report never leaves a partial row and never spoils the batch.
+ * Only a database failure half way through a report (disk full, I/O error)
+ * spoils the batch: store_commit then rolls it back and returns -1.
  *
  * Errors: functions return 0 on success, -1 with a reason in the store's
  * error buffer (store_errmsg), or STORE_BUSY when the database is locked
@@ -24,7 +27,12 @@
 
 struct store;
 
-/* `uri` is a path (SQLite).  Creates the file and migrates the schema. */
+/*
+ * `uri` is a path (SQLite; "sqlite:" prefix optional).  Creates the file and
+ * migrates the schema unless readonly (query commands).  A database newer
+ * than this binary, or not ours, is refused.  NULL on failure with a reason
+ * in err and errno == EBUSY when another process held the lock (exit 75).
+ */
 struct store *store_open(const char *uri, int readonly, char *err, size_t errlen);
 void store_close(struct store **st);
 const char *store_errmsg(struct store *st);
