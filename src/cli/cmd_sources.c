@@ -119,7 +119,7 @@ sources_show(struct cli *cli, int argc, char **argv)
 	json_t *out, *rows;
 	int c, rc, busy;
 
-	optind = 1;
+	optind = 0;   /* glibc: full re-initialisation (argument permutation) */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cls = optarg; break;
@@ -178,7 +178,7 @@ sources_rule(struct cli *cli, int argc, char **argv)
 	int64_t id;
 	int c, busy, nkinds = 0;
 
-	optind = 1;
+	optind = 0;   /* glibc: full re-initialisation (argument permutation) */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H': kind = "host"; pattern = optarg; nkinds++; break;
