@@ -110,6 +110,8 @@ unpack_gstream_read(struct rd *rd, void *buf, size_t n)
 	}
 	if (n > g->npend)
 		n = g->npend;
+	if (n == 0)
+		return 0;
 	memcpy(buf, g->pend, n);
 	g->pend += n;
 	g->npend -= n;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/xalloc.h"
 #include "parse/unpack_int.h"
@@ -136,7 +137,11 @@ unpack_zip(struct unpack_walk *w, const unsigned char *pre, size_t n,
 	}
 	a = archive_read_new();
 	archive_read_support_format_zip(a);
-	if (archive_read_open_memory(a, sp.mem, sp.len) != ARCHIVE_OK) {
+	/* a big archive is read from its temp file (seekable), so that only
+	 * the pages libarchive needs are touched */
+	if ((sp.fd >= 0 && lseek(sp.fd, 0, SEEK_SET) == 0 ?
+	    archive_read_open_fd(a, sp.fd, UNPACK_BUF) :
+	    archive_read_open_memory(a, sp.mem, sp.len)) != ARCHIVE_OK) {
 		unpack_note(w, label, "zip: %s", archive_error_string(a) ?
 		    archive_error_string(a) : "cannot open");
 		goto done;
@@ -154,6 +159,14 @@ unpack_zip(struct unpack_walk *w, const unsigned char *pre, size_t n,
 			break;
 		}
 		idx++;
+		/* every entry counts, directories too: a central directory of
+		 * a million empty entries is work as well */
+		if (++members > w->lim->max_archive_members) {
+			unpack_note(w, label, "zip has more than "
+			    "max_archive_members (%u) members",
+			    w->lim->max_archive_members);
+			break;
+		}
 		if (archive_entry_filetype(e) == AE_IFDIR)
 			continue;
 		{
@@ -167,12 +180,6 @@ unpack_zip(struct unpack_walk *w, const unsigned char *pre, size_t n,
 			    archive_error_string(a) ? archive_error_string(a) :
 			    "unreadable member");
 			continue;
-		}
-		if (++members > w->lim->max_archive_members) {
-			unpack_note(w, label, "zip has more than "
-			    "max_archive_members (%u) members",
-			    w->lim->max_archive_members);
-			break;
 		}
 		r = unpack_zip_member(w, a, e, idx, depth + 1, label, meta);
 		if (r < 0)
