@@ -81,6 +81,12 @@ int unpack_run(struct rd *in, const struct limits *lim, unpack_leaf_fn fn,
  * never loaded whole).  `index` counts from 1; the message stream is only
  * valid during the call.  Returns 0, or -1 with a reason when the file could
  * not be read as an mbox at all.
+ * Details: one 64 KiB buffer whatever the sizes; a From_ line separates
+ * messages only at the start of the file or after an empty line (that line
+ * is dropped); ">From " lines lose one '>' (mboxrd); a message longer than
+ * max_input_bytes makes its stream fail with a reason naming the limit and
+ * the next message is still offered.  The callback returning -1 stops the
+ * walk (return value 0).
  */
 typedef int (*unpack_msg_fn)(void *ctx, unsigned long index, struct rd *msg);
 int unpack_mbox(struct rd *in, const struct limits *lim, unpack_msg_fn fn,
