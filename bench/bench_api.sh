@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# bench/bench_api.sh BUILD_DIR - dashboard API latency with ~1,000,000
+# records (issue 3 part 8: every API call behind a view < 100 ms p95 on
+# loopback).
+#
+# 1. dmarcgen writes BENCH_API_REPORTS (350,000) gzip reports, about 2.9
+#    records each, over the last 730 days up to BENCH_END; `dmarcstat
+#    import` loads them into bench/out/api.db (kept and reused while the
+#    seed, end and count are unchanged: delete it to rebuild).
+# 2. `dmarcstat serve` on a random loopback port; for each endpoint a view
+#    calls (with the parameters the dashboard sends: 30- and 365-day ranges,
+#    one domain, one source, one report), BENCH_API_N (200) requests in one
+#    curl process (keep-alive, no ETag revalidation, so every request runs
+#    its queries), after 5 warm-up requests.  Prints p50 and p95 per endpoint.
+# Bounded: loopback only, a fixed number of requests, one client.
+# Environment from bench/run.sh: DMARCGEN DMARCSTAT BENCH_OUT BENCH_SEED BENCH_END.
+set -uo pipefail
+BUILD=${1:?usage: bench/bench_api.sh BUILD_DIR}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+GEN=${DMARCGEN:-$BUILD/dmarcgen}
+DS=${DMARCSTAT:-$BUILD/dmarcstat}
+OUT=${BENCH_OUT:-$SRC/bench/out}
+SEED=${BENCH_SEED:-42}
+END=${BENCH_END:-2026-11-30}
+NREP=${BENCH_API_REPORTS:-350000}
+N=${BENCH_API_N:-200}
+TARGET_MS=100
+DB=$OUT/api.db
+STAMP=$OUT/api.db.stamp
+fails=0
+
+line() { printf '%-42s %18s  %-30s %s\n' "$1" "$2" "$3" "$4"; case $4 in FAIL*) fails=$((fails + 1)) ;; esac; }
+note() { printf '  %s\n' "$*"; }
+
+for tool in curl sqlite3 awk; do
+	command -v $tool >/dev/null || { line "dashboard API latency" "-" "" "SKIP ($tool missing)"; exit 0; }
+done
+[ -x "$GEN" ] && [ -x "$DS" ] || { line "dashboard API latency" "-" "" "SKIP (build dmarcgen and dmarcstat)"; exit 0; }
+mkdir -p "$OUT"
+
+# --- 1. data ---------------------------------------------------------------
+want="seed=$SEED end=$END reports=$NREP"
+if [ ! -f "$DB" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+	rm -rf "$OUT/api-reports" "$DB" "$DB-wal" "$DB-shm"
+	t0=$(date +%s.%N)
+	"$GEN" -q --out "$OUT/api-reports" --count "$NREP" --gzip --days 730 --seed "$SEED" --end "$END" >&2 || exit 1
+	t1=$(date +%s.%N)
+	"$DS" --db "$DB" -q import "$OUT/api-reports" >&2
+	t2=$(date +%s.%N)
+	rm -rf "$OUT/api-reports"
+	echo "$want" >"$STAMP"
+	note "$(awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "data set: generated in %.0f s, imported in %.0f s", b - a, c - b }')"
+fi
+records=$(sqlite3 "$DB" "select count(*) from records")
+daily=$(sqlite3 "$DB" "select count(*) from daily")
+reports=$(sqlite3 "$DB" "select count(*) from reports")
+note "database: $records records, $reports reports, $daily daily rows ($(du -m "$DB" | cut -f1) MiB)"
+[ "$records" -ge 1000000 ] || note "fewer than 1,000,000 records: raise BENCH_API_REPORTS"
+
+# --- 2. server --------------------------------------------------------------
+PID=
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null' EXIT
+for _ in 1 2 3 4 5; do
+	PORT=$((20000 + RANDOM % 20000))
+	"$DS" --db "$DB" -q serve --listen 127.0.0.1:$PORT >/dev/null 2>&1 &
+	PID=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break 2
+		kill -0 $PID 2>/dev/null || break
+		sleep 0.1
+	done
+	kill $PID 2>/dev/null; wait $PID 2>/dev/null; PID=
+done
+[ -n "$PID" ] || { line "dashboard API latency" "-" "" "FAIL (server did not start)"; exit 1; }
+B=http://127.0.0.1:$PORT/api
+
+last=$(sqlite3 "$DB" "select max(day) from daily")
+until=$((last + 86400))
+s30=$((until - 30 * 86400)); s365=$((until - 365 * 86400))
+dom=$(sqlite3 "$DB" "select policy_domain from daily where day >= $s30 group by 1 order by sum(messages) desc limit 1")
+ip=$(sqlite3 "$DB" "select source_ip from daily where day >= $s30 and policy_domain='$dom' group by 1 order by sum(messages) desc limit 1")
+rid=$(sqlite3 "$DB" "select id from reports order by n_records desc limit 1")
+rep=$(sqlite3 "$DB" "select org_name from reports group by 1 order by count(*) desc limit 1" | sed 's/ /%20/g')
+
+# p50 p95 in ms of N requests to URL (one curl, keep-alive); "ERR n" when
+# some answer was not 200.
+measure() {
+	local url=$1 args=() i out
+	for i in $(seq 5); do args+=(-o /dev/null "$url"); done
+	curl -s "${args[@]}"
+	args=()
+	for i in $(seq "$N"); do args+=(-o /dev/null "$url"); done
+	out=$(curl -s --compressed -w '%{http_code} %{time_total}\n' "${args[@]}")
+	i=$(printf '%s\n' "$out" | awk '$1 != 200' | wc -l)
+	[ "$i" = 0 ] || { echo "ERR $i"; return; }
+	printf '%s\n' "$out" | awk '{ printf "%.3f\n", $2 * 1000 }' | sort -n | awk -v n="$N" '
+		{ t[NR] = $1 }
+		END { p50 = t[int((n + 1) * 0.50)]; p95 = t[int(n * 0.95 + 0.5)]; printf "%.1f %.1f\n", p50, p95 }'
+}
+
+bench() {	# label path
+	local r p50 p95
+	r=$(measure "$B/$2")
+	case $r in ERR*) line "api: $1" "-" "< $TARGET_MS ms p95" "FAIL (HTTP errors: ${r#ERR })"; return ;; esac
+	p50=${r% *}; p95=${r#* }
+	line "api: $1" "$p95 ms" "< $TARGET_MS ms p95 (p50 $p50)" \
+		"$(awk -v p="$p95" -v t=$TARGET_MS 'BEGIN { print (p < t ? "PASS" : "FAIL") }')"
+}
+
+bench "meta" "meta"
+bench "overview, 30 days" "overview?since=$s30&until=$until"
+bench "overview, 365 days" "overview?since=$s365&until=$until"
+bench "domain, 30 days" "domains/$dom?since=$s30&until=$until"
+bench "domain, 365 days" "domains/$dom?since=$s365&until=$until"
+bench "sources, 30 days" "sources?domain=$dom&since=$s30&until=$until&limit=50"
+bench "sources, 365 days, failures" "sources?since=$s365&until=$until&only_failures=1&limit=50"
+bench "source drill-down" "sources/$ip/records?since=$s30&until=$until&limit=100"
+bench "reporters, 30 days" "reporters?since=$s30&until=$until"
+bench "reporters, 365 days" "reporters?since=$s365&until=$until"
+bench "reports, 30 days" "reports?since=$s30&until=$until&limit=50"
+bench "reports, one reporter" "reports?reporter=$rep&limit=50"
+bench "report detail" "reports/$rid?limit=200"
+bench "ledger" "ledger?limit=100"
+kill $PID 2>/dev/null; wait $PID 2>/dev/null; PID=
+[ $fails = 0 ]
