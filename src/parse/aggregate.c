@@ -583,7 +583,8 @@ agg_cap_store(struct aggregate *a)
 		p = arena_alloc(ar, old + a->cap.len + 1);
 		if (old > 0)
 			memcpy(p, *dst, old);
-		memcpy(p + old, a->cap.p, a->cap.len);
+		if (a->cap.len > 0)
+			memcpy(p + old, a->cap.p, a->cap.len);
 		p[old + a->cap.len] = '\0';
 		*dst = p;
 	}
@@ -1202,8 +1203,20 @@ agg_find_record(const char *s, size_t n, size_t from)
 			q++;
 		}
 		if (q < end && q - l == 6 && memcmp(l, "record", 6) == 0 &&
-		    (*q == '>' || agg_space(*q)) && p[1] != '/')
-			return (size_t)(p - s);
+		    (*q == '>' || agg_space(*q)) && p[1] != '/') {
+			/* Skip <record/>, as the filter's resync does. */
+			char quote = 0;
+
+			while (q < end && (quote || *q != '>')) {
+				if (quote == 0 && (*q == '"' || *q == '\''))
+					quote = *q;
+				else if (quote == *q)
+					quote = 0;
+				q++;
+			}
+			if (q < end && q[-1] != '/')
+				return (size_t)(p - s);
+		}
 		p++;
 	}
 	return n;
@@ -1274,6 +1287,7 @@ agg_parse(struct aggregate *a, const char *s, size_t n, int final)
 			a->resync_pending = 1;
 			return 0;
 		}
+		aggregate_filter_rebase(a->filter);
 		if (XML_Parse(a->xp, "<feedback>", 10, 0) != XML_STATUS_OK)
 			break;
 		a->xp_fed = 10;
@@ -1358,6 +1372,7 @@ aggregate_feed(struct aggregate *a, const void *buf, size_t len, char *err,
 {
 	const char *p = buf, *out;
 	size_t outlen, slice;
+	char ferr[256];
 	int r;
 
 	if (a->halted || a->finished) {
@@ -1376,8 +1391,12 @@ aggregate_feed(struct aggregate *a, const void *buf, size_t len, char *err,
 		slice = len > AGGREGATE_FILTER_SLICE ? AGGREGATE_FILTER_SLICE :
 		    len;
 		if (aggregate_filter_push(a->filter, p, slice, &out, &outlen,
-		    a->err, sizeof(a->err)) < 0) {
-			a->failed = a->halted = 1;
+		    ferr, sizeof(ferr)) < 0) {
+			r = agg_parse(a, out, outlen, 0);
+			if (r > 0)
+				return agg_error_out(a, err, errlen);
+			a->failed = 0;
+			agg_fail(a, "%s", ferr);
 			return agg_error_out(a, err, errlen);
 		}
 		r = agg_parse(a, out, outlen, 0);

@@ -29,6 +29,7 @@
 #define HOLD_TEXT 4096          /* longest text run kept for repairs */
 #define SNIFF_MAX 1024          /* bytes looked at for <?xml encoding= */
 #define NOHOLD ((size_t)-1)
+#define MAX_PENDING 32          /* one-off warnings kept */
 
 struct fbuf {
 	char *p;
@@ -71,6 +72,8 @@ struct aggregate_filter {
 	unsigned long long n_stray_close, n_autoclose;
 	int junk_before, junk_after;
 	char first_stray[64], first_autoclose[64];
+	struct fbuf pending;            /* messages, NUL-separated */
+	unsigned n_pending;
 };
 
 /* ---- buffers -------------------------------------------------------- */
@@ -92,6 +95,8 @@ fbuf_reserve(struct fbuf *b, size_t extra)
 static void
 fbuf_put(struct fbuf *b, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	fbuf_reserve(b, n);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
@@ -117,8 +122,32 @@ filter_warnf(struct aggregate_filter *f, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
-	if (f->warn == NULL)
+	/*
+	 * Held until aggregate_filter_summary(): how far the filter runs
+	 * ahead of expat depends on slicing, so emitting now would make the
+	 * order of warnings depend on it.
+	 */
+	if (f->n_pending >= MAX_PENDING) {
+		f->n_pending++;
 		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fbuf_put(&f->pending, msg, strlen(msg) + 1);
+	f->n_pending++;
+}
+
+static void
+filter_warn_now(struct aggregate_filter *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+filter_warn_now(struct aggregate_filter *f, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -361,7 +390,8 @@ filter_decode(struct aggregate_filter *f, const unsigned char *in, size_t n,
 			if (k > n)
 				k = n;
 			memcpy(tmp, f->carry, f->ncarry);
-			memcpy(tmp + f->ncarry, in, k);
+			if (k > 0)
+				memcpy(tmp + f->ncarry, in, k);
 			have = f->ncarry + k;
 			r = filter_utf8_one(tmp, have, &cp, &adv);
 			if (r < 0 && !final) {
@@ -544,6 +574,8 @@ filter_sniff(struct aggregate_filter *f, int final, size_t *skip, char *err,
 		f->enc = ENC_UTF16LE;
 		return 1;
 	}
+	if (n > SNIFF_MAX)
+		n = SNIFF_MAX;       /* same decision whatever the slicing */
 	for (i = 0; i < n && filter_is_space(b[i]); i++)
 		;
 	if (n - i < 5 && !final && n < SNIFF_MAX)
@@ -601,11 +633,17 @@ filter_sniff(struct aggregate_filter *f, int final, size_t *skip, char *err,
 
 /* ---- lexing --------------------------------------------------------- */
 
+/*
+ * Names are ASCII only: every DMARC element and extension seen is, and
+ * expat's tables for non-ASCII name characters differ from XML 1.0 5th
+ * edition; a tag whose name we would pass but expat refuses would cost a
+ * resynchronisation.  Anything else reads as text.
+ */
 static int
 filter_name_start(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	    c == ':' || c >= 0x80;
+	    c == ':';
 }
 
 static int
@@ -751,7 +789,9 @@ filter_repair_start(struct aggregate_filter *f, const char *name, size_t n)
 	size_t t = f->text_start, ws, v, vlen;
 	char *o;
 
-	if (t == NOHOLD || !f->root_open)
+	/* Same bound as the hold, so the outcome never depends on where
+	 * the input was cut into pieces. */
+	if (t == NOHOLD || !f->root_open || f->o.len - t > HOLD_TEXT)
 		return 0;
 	o = f->o.p;
 	for (ws = t; ws < f->o.len && filter_is_space((unsigned char)o[ws]);
@@ -830,53 +870,77 @@ filter_end_tag(struct aggregate_filter *f, const char *name, size_t n)
 	f->text_start = f->o.len;
 }
 
-/* Emits a validated start tag, repairing '<' and '&' in attribute values. */
-static void
-filter_emit_tag(struct aggregate_filter *f, const char *s, size_t n,
-    int rewrite)
-{
-	size_t i;
-	char q = 0;
-	int r;
+#define MAX_ATTRS 32     /* more attributes than this: not a tag */
 
-	if (!rewrite) {
-		fbuf_put(&f->o, s, n);
+/* A start tag that passed filter_scan_start(). */
+struct filter_tag {
+	const char *s;          /* "<" ... ">" */
+	size_t len, nlen;       /* whole tag, element name */
+	int selfclose, rewrite;
+	unsigned n_attrs;
+	struct {
+		size_t name, nlen, val, vlen;   /* offsets into s */
+		int dup;
+	} attr[MAX_ATTRS];
+};
+
+/* Attribute value with '<' and stray '&' escaped. */
+static void
+filter_put_value(struct aggregate_filter *f, const char *v, size_t n)
+{
+	size_t i, from = 0;
+
+	for (i = 0; i < n; i++) {
+		if (v[i] == '<') {
+			fbuf_put(&f->o, v + from, i - from);
+			fbuf_put(&f->o, "&lt;", 4);
+			from = i + 1;
+		} else if (v[i] == '&' && filter_entity(v + i, n - i, 1) <= 0) {
+			fbuf_put(&f->o, v + from, i - from);
+			fbuf_put(&f->o, "&amp;", 5);
+			from = i + 1;
+		}
+	}
+	fbuf_put(&f->o, v + from, n - from);
+}
+
+/*
+ * Emits a start tag: verbatim when it is clean, else rebuilt with values
+ * repaired and repeated attributes dropped (expat refuses both).
+ */
+static void
+filter_emit_tag(struct aggregate_filter *f, const struct filter_tag *t)
+{
+	unsigned i;
+
+	if (!t->rewrite) {
+		fbuf_put(&f->o, t->s, t->len);
 		return;
 	}
 	f->n_attr++;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (q == 0) {
-			if (c == '"' || c == '\'')
-				q = c;
-		} else if (c == q) {
-			q = 0;
-		} else if (c == '<') {
-			fbuf_put(&f->o, "&lt;", 4);
+	fbuf_put(&f->o, t->s, t->nlen + 1);
+	for (i = 0; i < t->n_attrs; i++) {
+		if (t->attr[i].dup)
 			continue;
-		} else if (c == '&') {
-			r = filter_entity(s + i, n - i, 1);
-			if (r <= 0) {
-				fbuf_put(&f->o, "&amp;", 5);
-				continue;
-			}
-		}
-		fbuf_put(&f->o, &c, 1);
+		fbuf_put(&f->o, " ", 1);
+		fbuf_put(&f->o, t->s + t->attr[i].name, t->attr[i].nlen);
+		fbuf_put(&f->o, "=\"", 2);
+		filter_put_value(f, t->s + t->attr[i].val, t->attr[i].vlen);
+		fbuf_put(&f->o, "\"", 1);
 	}
+	fbuf_put(&f->o, t->selfclose ? "/>" : ">", t->selfclose ? 2 : 1);
 }
 
 static int
-filter_start_tag(struct aggregate_filter *f, const char *s, size_t n,
-    const char *name, size_t nlen, int selfclose, int rewrite, char *err,
-    size_t errlen)
+filter_start_tag(struct aggregate_filter *f, const struct filter_tag *t,
+    char *err, size_t errlen)
 {
-	const char *l;
-	size_t ln;
+	const char *name = t->s + 1, *l;
+	size_t nlen = t->nlen, ln;
 
 	if (f->skipping) {
 		filter_local(name, nlen, &l, &ln);
-		if (selfclose || ln != 6 || memcmp(l, "record", 6) != 0)
+		if (t->selfclose || ln != 6 || memcmp(l, "record", 6) != 0)
 			return 0;
 		f->skipping = 0;
 		f->depth = 0;
@@ -890,15 +954,15 @@ filter_start_tag(struct aggregate_filter *f, const char *s, size_t n,
 		f->junk_after = 1;
 		return 0;
 	}
-	if (!selfclose && f->depth + 1 > f->max_depth) {
+	if (!t->selfclose && f->depth + 1 > f->max_depth) {
 		snprintf(err, errlen, "XML nesting deeper than max_xml_depth "
 		    "(%u)", f->max_depth);
 		return -1;
 	}
 	f->saw_element = 1;
 	f->nonblank = 1;
-	filter_emit_tag(f, s, n, rewrite);
-	if (selfclose) {
+	filter_emit_tag(f, t);
+	if (t->selfclose) {
 		if (f->depth == 0)
 			f->root_done = 1;
 	} else {
@@ -911,21 +975,23 @@ filter_start_tag(struct aggregate_filter *f, const char *s, size_t n,
 
 enum { MK_NEED = 0, MK_STRAY = -2, MK_ERR = -1 };
 
-/* Scans "<name attrs>" at s; returns its length, MK_NEED or MK_STRAY. */
+/* Scans "<name attrs>" at s into t; returns MK_NEED, MK_STRAY or 1. */
 static long
-filter_scan_start(const char *s, size_t n, int final, size_t *nlen,
-    int *selfclose, int *rewrite)
+filter_scan_start(const char *s, size_t n, int final, struct filter_tag *t)
 {
-	size_t i = 1;
+	size_t i = 1, a0, j;
 	long more = (final || n >= MAX_TAG) ? MK_STRAY : MK_NEED;
+	unsigned k;
 
 	while (i < n && filter_name_char((unsigned char)s[i]))
 		i++;
-	*nlen = i - 1;
-	if (*nlen > MAX_NAME)
+	t->s = s;
+	t->nlen = i - 1;
+	if (t->nlen > MAX_NAME)
 		return MK_STRAY;
-	*selfclose = 0;
-	*rewrite = 0;
+	t->selfclose = 0;
+	t->rewrite = 0;
+	t->n_attrs = 0;
 	for (;;) {
 		int ws = 0;
 		char q;
@@ -936,20 +1002,29 @@ filter_scan_start(const char *s, size_t n, int final, size_t *nlen,
 		}
 		if (i >= n)
 			return more;
-		if (s[i] == '>')
-			return (long)i + 1;
+		if (s[i] == '>') {
+			t->len = i + 1;
+			return 1;
+		}
 		if (s[i] == '/') {
 			if (i + 1 >= n)
 				return more;
 			if (s[i + 1] != '>')
 				return MK_STRAY;
-			*selfclose = 1;
-			return (long)i + 2;
+			t->selfclose = 1;
+			t->len = i + 2;
+			return 1;
 		}
-		if (!ws || !filter_name_start((unsigned char)s[i]))
+		if (!ws || !filter_name_start((unsigned char)s[i]) ||
+		    t->n_attrs == MAX_ATTRS)
 			return MK_STRAY;
+		a0 = i;
 		while (i < n && filter_name_char((unsigned char)s[i]))
 			i++;
+		k = t->n_attrs;
+		t->attr[k].name = a0;
+		t->attr[k].nlen = i - a0;
+		t->attr[k].dup = 0;
 		while (i < n && filter_is_space((unsigned char)s[i]))
 			i++;
 		if (i >= n)
@@ -964,14 +1039,28 @@ filter_scan_start(const char *s, size_t n, int final, size_t *nlen,
 		q = s[i];
 		if (q != '"' && q != '\'')
 			return MK_STRAY;
-		for (i++; i < n && s[i] != q; i++) {
+		t->attr[k].val = ++i;
+		for (; i < n && s[i] != q; i++) {
 			if (s[i] == '<' || (s[i] == '&' &&
 			    filter_entity(s + i, n - i, 1) <= 0))
-				*rewrite = 1;
+				t->rewrite = 1;
 		}
 		if (i >= n)
 			return more;
+		t->attr[k].vlen = i - t->attr[k].val;
 		i++;
+		/* At most MAX_ATTRS^2 / 2 short comparisons per tag. */
+		for (j = 0; j < k; j++) {
+			if (!t->attr[j].dup &&
+			    t->attr[j].nlen == t->attr[k].nlen &&
+			    memcmp(s + t->attr[j].name, s + a0,
+			    t->attr[k].nlen) == 0) {
+				t->attr[k].dup = 1;
+				t->rewrite = 1;
+				break;
+			}
+		}
+		t->n_attrs++;
 	}
 }
 
@@ -982,11 +1071,15 @@ filter_markup(struct aggregate_filter *f, const char *s, size_t n, int final,
 {
 	static const char comment[] = "<!--", cdata[] = "<![CDATA[",
 		doctype[] = "<!DOCTYPE";
-	long more = (final || n >= MAX_TAG) ? MK_STRAY : MK_NEED;
+	long more;
 	size_t i, nlen;
-	int selfclose, rewrite;
+	struct filter_tag t;
 	long len;
 
+	/* Never look further than MAX_TAG, however much is buffered. */
+	if (n > MAX_TAG)
+		n = MAX_TAG;
+	more = (final || n >= MAX_TAG) ? MK_STRAY : MK_NEED;
 	if (n < 2)
 		return final ? MK_STRAY : MK_NEED;
 	switch (s[1]) {
@@ -1037,14 +1130,12 @@ filter_markup(struct aggregate_filter *f, const char *s, size_t n, int final,
 	default:
 		if (!filter_name_start((unsigned char)s[1]))
 			return MK_STRAY;
-		len = filter_scan_start(s, n, final, &nlen, &selfclose,
-		    &rewrite);
+		len = filter_scan_start(s, n, final, &t);
 		if (len <= 0)
 			return len;
-		if (filter_start_tag(f, s, (size_t)len, s + 1, nlen, selfclose,
-		    rewrite, err, errlen) < 0)
+		if (filter_start_tag(f, &t, err, errlen) < 0)
 			return MK_ERR;
-		return len;
+		return (long)t.len;
 	}
 }
 
@@ -1189,6 +1280,7 @@ aggregate_filter_free(struct aggregate_filter **fp)
 	fbuf_free(&f->w);
 	fbuf_free(&f->o);
 	fbuf_free(&f->names);
+	fbuf_free(&f->pending);
 	free(f->off);
 	free(f);
 	*fp = NULL;
@@ -1226,8 +1318,9 @@ filter_run(struct aggregate_filter *f, const void *in, size_t len, int final,
 			return -1;
 		if (r == 0)
 			return 0;
-		filter_decode(f, (const unsigned char *)f->head.p + skip,
-		    f->head.len - skip, final);
+		filter_decode(f, f->head.len > skip ?
+		    (const unsigned char *)f->head.p + skip :
+		    (const unsigned char *)"", f->head.len - skip, final);
 		fbuf_free(&f->head);
 	} else {
 		filter_decode(f, in, len, final);
@@ -1240,8 +1333,13 @@ aggregate_filter_push(struct aggregate_filter *f, const void *in, size_t len,
     const char **out, size_t *outlen, char *err, size_t errlen)
 {
 	filter_unhold(f);
-	if (filter_run(f, in, len, 0, err, errlen) < 0)
+	if (filter_run(f, in, len, 0, err, errlen) < 0) {
+		/* Hand over what came before the problem all the same. */
+		*out = f->o.p != NULL ? f->o.p : "";
+		*outlen = f->o.len;
+		f->hold_from = f->o.len;
 		return -1;
+	}
 	/* Keep a short text run back so that an end tag can still fix it. */
 	if (f->root_open && !f->skipping && f->text_start != NOHOLD &&
 	    f->o.len - f->text_start <= HOLD_TEXT) {
@@ -1250,7 +1348,7 @@ aggregate_filter_push(struct aggregate_filter *f, const void *in, size_t len,
 		f->hold_from = f->o.len;
 		f->text_start = NOHOLD;
 	}
-	*out = f->o.p;
+	*out = f->o.p != NULL ? f->o.p : "";
 	*outlen = f->hold_from;
 	return 0;
 }
@@ -1263,7 +1361,7 @@ aggregate_filter_finish(struct aggregate_filter *f, const char **out,
 	const char *name;
 
 	filter_unhold(f);
-	if (filter_run(f, NULL, 0, 1, err, errlen) < 0)
+	if (filter_run(f, "", 0, 1, err, errlen) < 0)
 		return -1;
 	if (f->lex == LX_COMMENT || f->lex == LX_PI) {
 		filter_warnf(f, "input ends inside a %s",
@@ -1288,7 +1386,7 @@ aggregate_filter_finish(struct aggregate_filter *f, const char **out,
 		f->root_done = 1;
 	}
 	f->hold_from = f->o.len;
-	*out = f->o.p;
+	*out = f->o.p != NULL ? f->o.p : "";
 	*outlen = f->o.len;
 	return 0;
 }
@@ -1304,6 +1402,30 @@ aggregate_filter_resync(struct aggregate_filter *f)
 	/* Whatever is held belongs to the document expat gave up on. */
 	f->o.len = 0;
 	f->hold_from = 0;
+}
+
+void
+aggregate_filter_rebase(struct aggregate_filter *f)
+{
+	unsigned k, j;
+	size_t n, ln, base;
+	const char *name, *l;
+
+	for (k = f->depth; k-- > 0;) {
+		name = filter_stack_name(f, k, &n);
+		filter_local(name, n, &l, &ln);
+		if (ln == 8 && memcmp(l, "feedback", 8) == 0)
+			break;
+	}
+	if (k == (unsigned)-1 || k == 0)
+		return;
+	/* Drop the wrappers below the innermost open <feedback>. */
+	base = f->off[k];
+	memmove(f->names.p, f->names.p + base, f->names.len - base);
+	f->names.len -= base;
+	for (j = k; j < f->depth; j++)
+		f->off[j - k] = f->off[j] - base;
+	f->depth -= k;
 }
 
 unsigned long long
@@ -1327,28 +1449,41 @@ aggregate_filter_is_blank(const struct aggregate_filter *f)
 void
 aggregate_filter_summary(struct aggregate_filter *f)
 {
+	size_t off;
+	unsigned n = 0;
+
+	if (f->warn == NULL)
+		return;
+	for (off = 0; off < f->pending.len;
+	    off += strlen(f->pending.p + off) + 1, n++)
+		f->warn(f->ctx, f->pending.p + off);
+	if (f->n_pending > n)
+		filter_warn_now(f, "%u more repair warning(s) not shown",
+		    f->n_pending - n);
+	f->pending.len = 0;
+	f->n_pending = 0;
 	if (f->n_utf8)
-		filter_warnf(f, "replaced %llu invalid UTF-8/UTF-16 "
+		filter_warn_now(f, "replaced %llu invalid UTF-8/UTF-16 "
 		    "sequence(s) with U+FFFD", f->n_utf8);
 	if (f->n_ctrl)
-		filter_warnf(f, "replaced %llu character(s) not allowed in XML "
+		filter_warn_now(f, "replaced %llu character(s) not allowed in XML "
 		    "with U+FFFD", f->n_ctrl);
 	if (f->n_lt)
-		filter_warnf(f, "escaped %llu stray '<' in text", f->n_lt);
+		filter_warn_now(f, "escaped %llu stray '<' in text", f->n_lt);
 	if (f->n_amp)
-		filter_warnf(f, "escaped %llu stray '&' in text", f->n_amp);
+		filter_warn_now(f, "escaped %llu stray '&' in text", f->n_amp);
 	if (f->n_attr)
-		filter_warnf(f, "repaired %llu tag(s) with '<' or '&' in an "
-		    "attribute value", f->n_attr);
+		filter_warn_now(f, "repaired %llu tag(s) with a bad or repeated "
+		    "attribute", f->n_attr);
 	if (f->n_autoclose)
-		filter_warnf(f, "closed %llu element(s) left open (first <%s>)",
+		filter_warn_now(f, "closed %llu element(s) left open (first <%s>)",
 		    f->n_autoclose, f->first_autoclose);
 	if (f->n_stray_close)
-		filter_warnf(f, "dropped %llu end tag(s) matching no open "
+		filter_warn_now(f, "dropped %llu end tag(s) matching no open "
 		    "element (first </%s>)", f->n_stray_close, f->first_stray);
 	if (f->junk_before)
-		filter_warnf(f, "ignored text or markup before the root "
+		filter_warn_now(f, "ignored text or markup before the root "
 		    "element");
 	if (f->junk_after)
-		filter_warnf(f, "ignored content after the root element");
+		filter_warn_now(f, "ignored content after the root element");
 }

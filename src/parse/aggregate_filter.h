@@ -37,7 +37,9 @@ void aggregate_filter_free(struct aggregate_filter **f);
 /*
  * Consumes in[0..len) and points *out at repaired UTF-8 to hand to expat
  * (valid until the next call).  Returns 0, or -1 with a reason in err
- * (DTD, unsupported encoding, nesting deeper than max_depth).
+ * (DTD, unsupported encoding, nesting deeper than max_depth); *out then
+ * holds what came before the problem, so that the records delivered do not
+ * depend on how the input was sliced.
  */
 int aggregate_filter_push(struct aggregate_filter *f, const void *in,
     size_t len, const char **out, size_t *outlen, char *err, size_t errlen);
@@ -53,6 +55,13 @@ int aggregate_filter_finish(struct aggregate_filter *f, const char **out,
  * name is "record", then emit "<feedback>" before it.
  */
 void aggregate_filter_resync(struct aggregate_filter *f);
+/*
+ * After expat was restarted on "<feedback>" + a <record> found in output
+ * already handed over: forget open elements below the innermost open
+ * <feedback> (wrappers), so the end tags added at end of input match the
+ * restarted document.
+ */
+void aggregate_filter_rebase(struct aggregate_filter *f);
 /* Bytes of input consumed so far (after decoding), for messages. */
 unsigned long long aggregate_filter_offset(const struct aggregate_filter *f);
 /* Non-zero once any element start tag went through. */
