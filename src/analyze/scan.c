@@ -29,7 +29,7 @@ static const char scan_sql[] =
 	"SELECT r.id, r.source_ip, r.count, r.dmarc, r.dkim_eval, r.spf_eval, "
 	"r.header_from, r.disposition, rep.policy_domain, rep.adkim, rep.aspf, "
 	"rep.begin_ts, rep.end_ts, rep.org_name, rep.p, rep.sp, rep.np, rep.pct, "
-	"rep.testing, "
+	"rep.testing, r.report, "
 	"(SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) "
 	"  FROM record_dkim WHERE record = r.id), "
 	"(SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) "
@@ -55,6 +55,9 @@ scan_dup(sqlite3_stmt *s, int i)
 static void
 scan_source_free(struct scan_source *x)
 {
+	if (x->next != NULL)
+		scan_source_free(x->next);
+	free(x->domain);
 	free(x->ip);
 	free(x->ptr);
 	free(x->ptr_status);
@@ -72,6 +75,7 @@ scan_source_load(sqlite3_stmt *q, const struct catalog *cat, const struct userru
 	const struct catalog_service *svc = NULL;
 
 	x->ip = xstrdup(ip);
+	x->domain = xstrdup(domain);
 	x->cs.ip = x->ip;
 	x->cs.fcrdns = -1;
 	x->cs.pending = 1;
@@ -171,7 +175,7 @@ scan_records(sqlite3 *db, const struct scan_filter *f, scan_fn fn, void *arg,
 	const struct catalog *cat = catalog_default();
 	struct classify_ctx ctx;
 	struct amap *cache = amap_new(1024);
-	char key[320], dkbuf[8192], spbuf[8192], rsbuf[1024];
+	char dkbuf[8192], spbuf[8192], rsbuf[1024];
 	struct classify_auth dk[SCAN_AUTH_MAX], sp[SCAN_AUTH_MAX];
 	const char *rs[SCAN_REASONS_MAX];
 	int64_t n = 0;
@@ -201,16 +205,19 @@ scan_records(sqlite3 *db, const struct scan_filter *f, scan_fn fn, void *arg,
 		struct classify_input in;
 		struct classify_result res;
 		struct scan_row row;
-		struct scan_source *src;
+		struct scan_source *src, *head;
 		const char *ip = scan_text(s, 1), *domain = scan_text(s, 8);
 
 		if (ip == NULL || domain == NULL)
 			continue;
-		snprintf(key, sizeof(key), "%s|%s", ip, domain);
-		src = amap_get(cache, key);
+		/* cache: IP -> list of (IP, domain) sources, usually one long */
+		head = amap_get(cache, ip);
+		for (src = head; src != NULL && strcmp(src->domain, domain) != 0; src = src->next)
+			;
 		if (src == NULL) {
 			src = scan_source_load(q, cat, rules, ip, domain);
-			amap_put(cache, key, src);
+			src->next = head;
+			amap_put(cache, ip, src);
 		}
 		memset(&in, 0, sizeof(in));
 		in.policy_domain = domain;
@@ -221,11 +228,11 @@ scan_records(sqlite3 *db, const struct scan_filter *f, scan_fn fn, void *arg,
 		in.adkim = scan_text(s, 9);
 		in.aspf = scan_text(s, 10);
 		in.dkim = dk;
-		in.n_dkim = scan_auth(scan_copy(s, 19, dkbuf, sizeof(dkbuf)), dk, SCAN_AUTH_MAX);
+		in.n_dkim = scan_auth(scan_copy(s, 20, dkbuf, sizeof(dkbuf)), dk, SCAN_AUTH_MAX);
 		in.spf = sp;
-		in.n_spf = scan_auth(scan_copy(s, 20, spbuf, sizeof(spbuf)), sp, SCAN_AUTH_MAX);
+		in.n_spf = scan_auth(scan_copy(s, 21, spbuf, sizeof(spbuf)), sp, SCAN_AUTH_MAX);
 		in.reasons = rs;
-		in.n_reasons = scan_reasons(scan_copy(s, 21, rsbuf, sizeof(rsbuf)), rs, SCAN_REASONS_MAX);
+		in.n_reasons = scan_reasons(scan_copy(s, 22, rsbuf, sizeof(rsbuf)), rs, SCAN_REASONS_MAX);
 		in.src = &src->cs;
 		classify_record(&ctx, &in, &res);
 
@@ -243,6 +250,7 @@ scan_records(sqlite3 *db, const struct scan_filter *f, scan_fn fn, void *arg,
 		row.np = scan_text(s, 16);
 		row.pct = sqlite3_column_type(s, 17) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 17);
 		row.testing = scan_text(s, 18);
+		row.report_id = sqlite3_column_int64(s, 19);
 		row.adkim = in.adkim;
 		row.aspf = in.aspf;
 		row.in = &in;

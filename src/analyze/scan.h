@@ -25,10 +25,13 @@ struct scan_source {
 	char *ip, *ptr, *ptr_status, *base_domain, *as_name, *country;
 	int64_t asn;
 	int64_t resolved_at;
+	void *user;              /* for the scan's consumer (its aggregate) */
+	char *domain;
+	struct scan_source *next;/* same IP, other policy domain */
 };
 
 struct scan_row {
-	int64_t record_id, count, begin, end;
+	int64_t record_id, report_id, count, begin, end;
 	const char *policy_domain, *header_from, *disposition, *reporter;
 	const char *p, *sp, *np, *adkim, *aspf, *testing;
 	int pct;                       /* -1 when absent */

@@ -86,6 +86,7 @@ struct sources_ctx {
 	struct sources_set *set;
 	struct amap *byip;
 	size_t cap;
+	int64_t last_report;
 };
 
 static struct sources_agg *
@@ -164,12 +165,14 @@ sources_on_row(void *arg, const struct scan_row *r)
 {
 	struct sources_ctx *c = arg;
 	struct sources_set *set = c->set;
-	struct sources_agg *a = amap_get(c->byip, r->src->ip);
+	/* scan_source is per (IP, domain): remember its aggregate there. */
+	struct sources_agg *a = r->src->user;
 	const struct classify_result *res = r->res;
 	int64_t n = r->count;
 
-	if (a == NULL)
+	if (a == NULL && (a = amap_get(c->byip, r->src->ip)) == NULL)
 		a = sources_new_agg(c, r);
+	((struct scan_source *)r->src)->user = a;
 	a->messages += n;
 	if (sources_streq(r->in->dkim_eval, "pass"))
 		a->dkim_pass += n;
@@ -211,8 +214,11 @@ sources_on_row(void *arg, const struct scan_row *r)
 	}
 	sources_add_bucket(a, r);
 
-	/* Period-wide facts for readiness. */
+	/* Period-wide facts for readiness, once per report. */
 	set->records++;
+	if (r->report_id == c->last_report)
+		goto subdomain;
+	c->last_report = r->report_id;
 	if (set->min_begin == 0 || r->begin < set->min_begin)
 		set->min_begin = r->begin;
 	if (r->end > set->max_end)
@@ -237,6 +243,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 		intptr_t v = (intptr_t)amap_get(set->policies, key);
 		amap_put(set->policies, key, (void *)(v + 1));
 	}
+subdomain:
 	if (r->header_from != NULL && r->policy_domain != NULL &&
 	    strcmp(r->header_from, r->policy_domain) != 0) {
 		set->subdomain_messages += n;
