@@ -14,7 +14,7 @@ BUILD_PKGS="build-essential pkg-config cmake python3 libexpat1-dev libarchive-de
  libsodium-dev iso-codes nodejs npm ca-certificates"
 TEST_PKGS="libcmocka-dev dovecot-imapd dnsmasq-base python3-aiosmtpd chromium clang-14
  libclang-rt-14-dev bind9-dnsutils libmaxmind-db-writer-perl openssl postgresql-15 libpq-dev
- curl procps"
+ curl procps fonts-ipafont-gothic"
 
 pkgs=$BUILD_PKGS
 [ "$mode" = test ] && pkgs="$pkgs $TEST_PKGS"

@@ -37,7 +37,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	struct store *st;
 	struct ingest *ig;
 	const struct ingest_stats *s;
-	int c, busy, rc = 0, worst = 0, progress = isatty(2);
+	int c, busy, rc, worst, progress = isatty(2);
 
 	while ((c = getopt_long(argc, argv, "s:b:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -61,18 +61,15 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	st = cli_open_store(cli, 0, &busy);
 	if (st == NULL)
 		return busy ? EXIT_TEMPFAIL : EXIT_TEMPFAIL;
-	ig = ingest_new(st, &lim, &io);
-	for (int i = optind; i < argc; i++) {
+	for (int i = optind; i < argc; i++)
 		if (strcmp(argv[i], "-") == 0 && io.source == NULL)
 			io.source = "stdin";
-		rc = ingest_path(ig, argv[i]);
-		if (rc < 0) {
-			worst = rc;
-			break;
-		}
-		if (rc > worst)
-			worst = rc;
-	}
+	/* parsing and writing in two threads when there are two cores */
+	io.threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	if (getenv("DMARCSTAT_THREADS"))
+		io.threads = (unsigned)strtoul(getenv("DMARCSTAT_THREADS"), NULL, 10);
+	ig = ingest_new(st, &lim, &io);
+	worst = ingest_paths(ig, argv + optind, (size_t)(argc - optind));
 	s = ingest_stats(ig);
 	if (!cli->quiet || cli->format == CLI_JSON) {
 		if (cli->format == CLI_JSON)

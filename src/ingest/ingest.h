@@ -42,6 +42,8 @@ struct ingest_opts {
 	unsigned batch;         /* reports per transaction (default 500) */
 	FILE *errors;           /* one line per bad input; NULL = silent */
 	int progress;           /* draw a progress line on stderr (terminal) */
+	unsigned threads;       /* ingest_paths: 2 = parse and store in two
+	                         * threads (bulk import); 0/1 = one thread */
 	int external_txn;       /* the caller holds a transaction open around
 	                         * every ingest_* call and commits it; ingest
 	                         * then never begins, commits or rolls back */
@@ -54,6 +56,9 @@ struct ingest *ingest_new(struct store *st, const struct limits *lim,
 /* Returns 0 when every input was imported or duplicate, 1 when some were
  * rejected / not reports, STORE_BUSY (-2) / -1 on a temporary failure. */
 int ingest_path(struct ingest *ig, const char *path);
+/* Several paths; with opts.threads > 1 parsing runs in a second thread
+ * while this one writes to the store.  Same return values. */
+int ingest_paths(struct ingest *ig, char *const *paths, size_t n);
 /* `name` labels the input in the ledger and in messages. */
 int ingest_rd(struct ingest *ig, const char *name, struct rd *rd);
 int ingest_buffer(struct ingest *ig, const char *name, const void *p, size_t len);
