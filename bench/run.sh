@@ -175,9 +175,10 @@ size=$(stat -c %s "$bigfile")
 rm -f "$DB" "$DB-wal" "$DB-shm"
 peak "$DS" --db "$DB" import "$bigfile"
 kb=$PEAK_KB
-if [ "$PEAK_RC" -eq 0 ] && [ -n "$kb" ]; then
+if [ "$PEAK_RC" -le 1 ] && [ -n "$kb" ]; then
 	line "peak RSS: import one 200 MiB report" "$((kb / 1024)) MiB" "< 64 MiB" \
 		"$(verdict test "$kb" -lt "$MEM_LIMIT_KB")"
+	[ "$PEAK_RC" -eq 0 ] || note "import exited 1: some inputs rejected (see $LOG)"
 	note "$recs records, $((size / 1048576)) MiB, $PEAK_SECS s ($(awk -v s="$size" -v t="$PEAK_SECS" 'BEGIN { printf "%.1f", s / 1e6 / t }') MB/s)"
 else
 	line "peak RSS: import one 200 MiB report" "${kb:-?} KiB" "< 64 MiB" "FAIL (exit $PEAK_RC, see $LOG)"
@@ -188,16 +189,24 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	line "peak RSS: import a 1 GiB mbox" "-" "< 64 MiB" "SKIP (BENCH_QUICK=1)"
 else
 	MBOX=$OUT/big.mbox
-	"$GEN" --mbox "$MBOX" --mbox-size 1G --seed "$SEED" --end "$END" --truth "$OUT/mbox-truth.json" 2>>"$LOG"
+	# its summary line: "N deliveries (R reports + D duplicates), X records, M messages; ..."
+	sum=$("$GEN" --mbox "$MBOX" --mbox-size 1G --seed "$SEED" --end "$END" 2>&1 >/dev/null)
+	echo "$sum" >>"$LOG"
 	size=$(stat -c %s "$MBOX")
-	msgs=$(sed -n 's/.*"totals": {"deliveries": \([0-9]*\).*/\1/p' "$OUT/mbox-truth.json")
+	msgs=$(sed -n 's/^dmarcgen: \([0-9]*\) deliveries.*/\1/p' <<<"$sum")
+	want=$(sed -n 's/.* (\([0-9]*\) reports + .*, \([0-9]*\) records, \([0-9]*\) messages;.*/\1 \2 \3/p' <<<"$sum")
 	rm -f "$DB" "$DB-wal" "$DB-shm"
 	peak "$DS" --db "$DB" import "$MBOX"
 	kb=$PEAK_KB
-	if [ "$PEAK_RC" -eq 0 ] && [ -n "$kb" ]; then
+	if [ "$PEAK_RC" -le 1 ] && [ -n "$kb" ]; then
 		line "peak RSS: import a 1 GiB mbox" "$((kb / 1024)) MiB" "< 64 MiB" \
 			"$(verdict test "$kb" -lt "$MEM_LIMIT_KB")"
+		[ "$PEAK_RC" -eq 0 ] || note "import exited 1: some inputs rejected (see $LOG)"
 		note "$msgs messages, $((size / 1048576)) MiB, $PEAK_SECS s ($(rate "$msgs" "$PEAK_SECS") msg/s)"
+		if command -v sqlite3 >/dev/null; then
+			got=$(sqlite3 "$DB" 'SELECT count(*) || " " || sum(n_records) || " " || sum(msg_total) FROM reports' 2>>"$LOG")
+			line "mbox import stored = truth" "${got:-?}" "$want" "$(verdict test "$got" = "$want")"
+		fi
 	else
 		line "peak RSS: import a 1 GiB mbox" "${kb:-?} KiB" "< 64 MiB" "FAIL (exit $PEAK_RC, see $LOG)"
 	fi
