@@ -7,7 +7,9 @@
  * agree on the outcome and on every delivered record.  Each record and the
  * header also go through report_json_record()/report_json_header(), which
  * must produce valid JSON (jansson refuses invalid UTF-8, so this checks the
- * parser's promise that all strings are UTF-8).
+ * parser's promise that all strings are UTF-8).  Built with
+ * -DFUZZ_REPLAY_MAIN it is a plain program replaying the files and
+ * directories named on its command line (tests/fuzz/replay.sh).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -150,3 +152,72 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+#ifdef FUZZ_REPLAY_MAIN
+#include <dirent.h>
+#include <sys/stat.h>
+
+static int
+fuzz_replay_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *p = NULL;
+	size_t n = 0, cap = 0, r;
+
+	if (f == NULL) {
+		fprintf(stderr, "%s: cannot open\n", path);
+		return -1;
+	}
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? cap * 2 : 65536;
+			if ((p = realloc(p, cap)) == NULL)
+				abort();
+		}
+		if ((r = fread(p + n, 1, cap - n, f)) == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	LLVMFuzzerTestOneInput(p, n);
+	free(p);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int i, files = 0, bad = 0;
+
+	for (i = 1; i < argc; i++) {
+		struct stat st;
+		DIR *d;
+		struct dirent *e;
+
+		if (stat(argv[i], &st) < 0)
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			bad |= fuzz_replay_file(argv[i]) < 0;
+			files++;
+			continue;
+		}
+		if ((d = opendir(argv[i])) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			char path[4096];
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", argv[i],
+			    e->d_name);
+			if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			bad |= fuzz_replay_file(path) < 0;
+			files++;
+		}
+		closedir(d);
+	}
+	printf("replayed %d file(s)\n", files);
+	return bad;
+}
+#endif
