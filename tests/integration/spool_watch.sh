@@ -4,7 +4,7 @@
 # imported once and moved to done/ (reports) or failed/ (no report), a
 # SIGHUP picks up a new folder from the edited config file, a bad config on
 # SIGHUP is refused and the daemon goes on, SIGTERM exits 0; `daemon --once`
-# and spool.on_success = delete.
+# and spool.on_success = delete; retention (records, rollups, raw).
 # Env: DMARCSTAT_BIN, DMARCGEN_BIN (optional), DMARCSTAT_SRC.
 set -u
 BIN=${DMARCSTAT_BIN:?DMARCSTAT_BIN not set}
@@ -114,6 +114,31 @@ rc=$?
 [ "$rc" = 0 ] || fail "--once: exit $rc"
 [ "$(nfiles "$S2")" = 0 ] && [ ! -e "$S2/done/y.eml" ] || fail "--once delete mode"
 ok "daemon --once, delete mode"
+
+# retention (daemon --once applies it): old reports go, rollups stay unless told
+if [ -n "$GEN" ] && [ -x "$GEN" ]; then
+	R=$T/r.db
+	"$GEN" --out "$T/old" --count 6 --days 10 --end 2024-01-31 --seed 9 -q
+	"$BIN" --db "$R" -q import "$T/old" > /dev/null 2>&1
+	"$BIN" --db "$R" -q import "$MAIL" > /dev/null 2>&1
+	rq() { sqlite3 -cmd '.timeout 5000' "$R" "$1"; }
+	old=$(rq 'SELECT count(*) FROM reports WHERE end_ts < CAST(strftime("%s","now","-12 months") AS INTEGER)')
+	all=$(rq 'SELECT count(*) FROM reports')
+	daily=$(rq 'SELECT count(*) FROM daily')
+	"$BIN" --db "$R" daemon --once --set retention.records_months=12 2>/dev/null ||
+		fail "retention run: exit $?"
+	[ "$(rq 'SELECT count(*) FROM reports')" = $((all - old)) ] || fail "retention: reports left"
+	[ "$(rq 'SELECT count(*) FROM records WHERE report NOT IN (SELECT id FROM reports)')" = 0 ] ||
+		fail "retention: orphan records"
+	[ "$(rq 'SELECT count(*) FROM daily')" = "$daily" ] || fail "retention: rollups not kept"
+	"$BIN" --db "$R" daemon --once --set retention.records_months=12 \
+		--set retention.keep_rollups=no 2>/dev/null
+	[ "$(rq 'SELECT count(*) FROM daily WHERE day < CAST(strftime("%s","now","-12 months") AS INTEGER)')" = 0 ] || fail "retention: old rollups kept"
+	"$BIN" --db "$R" daemon --once --set retention.raw_days=1 2>/dev/null
+	[ "$(rq 'SELECT count(*) FROM raw_inputs')" -gt 0 ] || fail "retention: fresh raw deleted"
+	[ "$(rq 'PRAGMA integrity_check')" = ok ] || fail "retention: database damaged"
+	ok "retention: $old old reports deleted, rollups kept, then dropped"
+fi
 
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)"; tail -30 "$T/daemon.log"; exit 1; }
 echo "spool_watch: all passed"
