@@ -1056,6 +1056,9 @@ agg_start(void *ud, const XML_Char *qname, const XML_Char **attrs)
 		break;
 	case N_META:
 		a->have_meta = 1;
+		if (a->header_sent)
+			agg_warnf(a, "<report_metadata> after the first "
+			    "<record>; the streamed header lacked it");
 		break;
 	case N_POLICY:
 		if (a->have_policy) {
@@ -1063,6 +1066,9 @@ agg_start(void *ud, const XML_Char *qname, const XML_Char **attrs)
 			    "(kept the first)");
 			a->policy_locked = 1;
 		}
+		else if (a->header_sent)
+			agg_warnf(a, "<policy_published> after the first "
+			    "<record>; the streamed header lacked it");
 		a->have_policy = 1;
 		break;
 	case N_RECORD:
@@ -1480,8 +1486,8 @@ aggregate_finish(struct aggregate *a, const struct report **out, char *err,
 	if (!a->got_root) {
 		a->failed = 0;
 		if (a->root_name[0] != '\0')
-			agg_fail(a, "not a DMARC aggregate report: root element "
-			    "is <%s>", a->root_name);
+			agg_fail(a, "not a DMARC aggregate report: root "
+			    "element is <%s>", a->root_name);
 		else if (r < 0 && aggregate_filter_saw_element(a->filter))
 			return agg_error_out(a, err, errlen);
 		else

@@ -57,7 +57,6 @@ struct aggregate_filter {
 	struct fbuf o;                  /* repaired output */
 	size_t hold_from;               /* o[hold_from..] kept for next push */
 	size_t text_start;              /* current text run in o, or NOHOLD */
-	unsigned long long w_base;      /* stream offset of w.p[0] */
 	enum filter_lex lex;
 	int cdata_emit;                 /* current CDATA section is emitted */
 	int root_open, root_done, skipping, saw_element, nonblank;
@@ -518,7 +517,8 @@ filter_set_label(struct aggregate_filter *f, const char *label, char *err,
 			return 0;
 		}
 	}
-	if (strncmp(label, "utf-16", 6) == 0 || strncmp(label, "ucs-2", 5) == 0) {
+	if (strncmp(label, "utf-16", 6) == 0 ||
+	    strncmp(label, "ucs-2", 5) == 0) {
 		filter_warnf(f, "encoding \"%s\" declared on 8-bit input; "
 		    "read as UTF-8", label);
 		f->enc = ENC_UTF8;
@@ -1249,7 +1249,6 @@ need:
 	}
 	memmove(f->w.p, f->w.p + p, n - p);
 	f->w.len = n - p;
-	f->w_base += p;
 	return 0;
 }
 
@@ -1376,7 +1375,8 @@ aggregate_filter_finish(struct aggregate_filter *f, const char **out,
 	if (f->depth > 0 && !f->skipping) {
 		name = filter_stack_name(f, f->depth - 1, &n);
 		filter_warnf(f, "input ends with %u element(s) open "
-		    "(innermost <%.*s>)", f->depth, (int)(n > 64 ? 64 : n), name);
+		    "(innermost <%.*s>)", f->depth, (int)(n > 64 ? 64 : n),
+		    name);
 		while (f->depth > 0) {
 			name = filter_stack_name(f, f->depth - 1, &n);
 			filter_emit_close(f, name, n);
@@ -1428,12 +1428,6 @@ aggregate_filter_rebase(struct aggregate_filter *f)
 	f->depth -= k;
 }
 
-unsigned long long
-aggregate_filter_offset(const struct aggregate_filter *f)
-{
-	return f->w_base;
-}
-
 int
 aggregate_filter_saw_element(const struct aggregate_filter *f)
 {
@@ -1466,18 +1460,18 @@ aggregate_filter_summary(struct aggregate_filter *f)
 		filter_warn_now(f, "replaced %llu invalid UTF-8/UTF-16 "
 		    "sequence(s) with U+FFFD", f->n_utf8);
 	if (f->n_ctrl)
-		filter_warn_now(f, "replaced %llu character(s) not allowed in XML "
-		    "with U+FFFD", f->n_ctrl);
+		filter_warn_now(f, "replaced %llu character(s) not allowed in "
+		    "XML with U+FFFD", f->n_ctrl);
 	if (f->n_lt)
 		filter_warn_now(f, "escaped %llu stray '<' in text", f->n_lt);
 	if (f->n_amp)
 		filter_warn_now(f, "escaped %llu stray '&' in text", f->n_amp);
 	if (f->n_attr)
-		filter_warn_now(f, "repaired %llu tag(s) with a bad or repeated "
-		    "attribute", f->n_attr);
+		filter_warn_now(f, "repaired %llu tag(s) with a bad or "
+		    "repeated attribute", f->n_attr);
 	if (f->n_autoclose)
-		filter_warn_now(f, "closed %llu element(s) left open (first <%s>)",
-		    f->n_autoclose, f->first_autoclose);
+		filter_warn_now(f, "closed %llu element(s) left open "
+		    "(first <%s>)", f->n_autoclose, f->first_autoclose);
 	if (f->n_stray_close)
 		filter_warn_now(f, "dropped %llu end tag(s) matching no open "
 		    "element (first </%s>)", f->n_stray_close, f->first_stray);

@@ -62,8 +62,6 @@ void aggregate_filter_resync(struct aggregate_filter *f);
  * restarted document.
  */
 void aggregate_filter_rebase(struct aggregate_filter *f);
-/* Bytes of input consumed so far (after decoding), for messages. */
-unsigned long long aggregate_filter_offset(const struct aggregate_filter *f);
 /* Non-zero once any element start tag went through. */
 int aggregate_filter_saw_element(const struct aggregate_filter *f);
 /* Non-zero when the input held nothing but whitespace (so far). */

@@ -106,7 +106,8 @@ fuzz_parse(const uint8_t *data, size_t size, size_t piece,
 	memset(run, 0, sizeof(*run));
 	a = aggregate_new(&lim, &cb, run);
 	while (rc == 0 && off < size) {
-		size_t n = piece == 0 || size - off < piece ? size - off : piece;
+		size_t n = piece == 0 || size - off < piece ? size - off :
+		    piece;
 
 		rc = aggregate_feed(a, data + off, n, err, errlen);
 		off += n;

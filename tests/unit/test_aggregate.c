@@ -35,7 +35,7 @@ struct result {
 	unsigned n_header_calls;
 	unsigned records_before_header;
 	unsigned long long n_records, msg_total;
-	int stop_at;              /* on_record returns 5 at this record (1-based) */
+	int stop_at;              /* on_record returns 5 at this record */
 };
 
 static const char *
@@ -515,6 +515,21 @@ test_duplicate_attribute(void **state)
 	warned(&R, "repaired 1 tag(s)");
 }
 
+static void
+test_records_before_metadata(void **state)
+{
+	/* Streaming: on_header comes before the first record regardless. */
+	parse(&R, "records_before_metadata.xml");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n_header_calls, 1);
+	assert_int_equal(R.records_before_header, 0);
+	assert_int_equal(R.n_records, 1);
+	has(R.header, "org=late.example");
+	has(R.header, "domain=example.com");
+	warned(&R, "<report_metadata> after the first <record>");
+	warned(&R, "<policy_published> after the first <record>");
+}
+
 /* ---- values ------------------------------------------------------------ */
 
 static void
@@ -980,6 +995,7 @@ main(void)
 		cmocka_unit_test(test_junk_after_root),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_duplicate_attribute),
+		cmocka_unit_test(test_records_before_metadata),
 		cmocka_unit_test(test_whitespace),
 		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_mixed_case_aliases),
