@@ -1033,11 +1033,15 @@ agg_start(void *ud, const XML_Char *qname, const XML_Char **attrs)
 		}
 		goto push;
 	}
+	/* The table is grouped by parent; most names differ in byte 0. */
 	for (i = 0; i < sizeof(agg_children) / sizeof(agg_children[0]); i++) {
-		if (agg_children[i].parent == parent &&
-		    strcmp(agg_children[i].name, name) == 0) {
-			fr.node = agg_children[i].node;
-			fr.field = agg_children[i].field;
+		const struct agg_child *c = &agg_children[i];
+
+		if (c->parent != parent || c->name[0] != name[0])
+			continue;
+		if (strcmp(c->name, name) == 0) {
+			fr.node = c->node;
+			fr.field = c->field;
 			break;
 		}
 	}
