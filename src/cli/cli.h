@@ -27,6 +27,8 @@ enum cli_format { CLI_TABLE, CLI_JSON, CLI_CSV };
 
 struct cli {
 	const char *db_path;   /* --db, $DMARCSTAT_DB, or the default */
+	int db_given;          /* --db or $DMARCSTAT_DB was given: a config
+	                        * file's `database` setting does not apply */
 	const char *config_path; /* --config or NULL */
 	enum cli_format format;/* --json / --csv; table otherwise */
 	int quiet;             /* -q */

@@ -10,6 +10,8 @@
 
 #include "cli/cli.h"
 #include "ingest/ingest.h"
+#include "lib/config.h"
+#include "lib/xalloc.h"
 
 int cmd_import(struct cli *cli, int argc, char **argv);
 
@@ -28,12 +30,16 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "no-progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "set", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ingest_opts io = { .source = NULL, .keep_raw = 1, .batch = 500,
 	    .errors = stderr };
 	struct limits lim;
+	struct config *cfg;
+	char **sets = NULL, cerr[512];
+	size_t nsets = 0;
 	struct store *st;
 	struct ingest *ig;
 	const struct ingest_stats *s;
@@ -46,6 +52,10 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		case 'b': io.batch = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'P': progress = 0; break;
 		case 'q': cli->quiet = 1; break;
+		case 'S':
+			sets = xrealloc(sets, (nsets + 1) * sizeof *sets);
+			sets[nsets++] = optarg;
+			break;
 		case 'h': import_usage(cli, stdout); return EXIT_OK;
 		default: import_usage(cli, stderr); return EXIT_USAGE;
 		}
@@ -57,13 +67,21 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	if (cli->quiet)
 		progress = 0;
 	io.progress = progress;
-	limits_default(&lim);
+	/* limits come from the configuration file and --set, like the daemon's */
+	cfg = config_load(cli->config_path, sets, nsets, cerr, sizeof cerr);
+	free(sets);
+	if (cfg == NULL) {
+		fprintf(stderr, "dmarcstat: %s\n", cerr);
+		return EXIT_USAGE;
+	}
+	config_limits(cfg, &lim);
+	if (!cli->db_given && *config_str(cfg, "database") != '\0')
+		cli->db_path = config_str(cfg, "database");
 	st = cli_open_store(cli, 0, &busy);
-	if (st == NULL)
-		return busy ? EXIT_TEMPFAIL : EXIT_TEMPFAIL;
-	for (int i = optind; i < argc; i++)
-		if (strcmp(argv[i], "-") == 0 && io.source == NULL)
-			io.source = "stdin";
+	if (st == NULL) {
+		config_free(&cfg);
+		return EXIT_TEMPFAIL;
+	}
 	/* parsing and writing in two threads when there are two cores */
 	io.threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
 	if (getenv("DMARCSTAT_THREADS"))
@@ -98,6 +116,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	if (rc < 0 && worst >= 0)
 		worst = rc;
 	store_close(&st);
+	config_free(&cfg);
 	if (worst < 0)
 		return EXIT_TEMPFAIL;
 	return worst > 0 ? EXIT_SOME_BAD : EXIT_OK;

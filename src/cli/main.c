@@ -96,10 +96,11 @@ main(int argc, char **argv)
 	cli.tty = isatty(1);
 	env = getenv("DMARCSTAT_DB");
 	cli.db_path = env && *env ? env : "dmarcstat.db";
+	cli.db_given = env && *env;
 	/* "+": stop at the first non-option, the subcommand */
 	while ((c = getopt_long(argc, argv, "+d:c:jCqL:hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': cli.db_path = optarg; break;
+		case 'd': cli.db_path = optarg; cli.db_given = 1; break;
 		case 'c': cli.config_path = optarg; break;
 		case 'j': cli.format = CLI_JSON; break;
 		case 'C': cli.format = CLI_CSV; break;

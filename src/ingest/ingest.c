@@ -875,7 +875,9 @@ walk_on_input(void *ctx, const char *source, const char *name,
     const char *member, struct rd *rd)
 {
 	struct ingest *ig = ctx;
-	const char *src = strcmp(source, "file") == 0 ? ig->opts.source : source;
+	/* an explicit --source (pipe, spool...) names every input; otherwise
+	 * the walk's own kind (file, stdin, mbox, maildir) */
+	const char *src = ig->opts.source ? ig->opts.source : source;
 
 	return produce_input(ig, src, name, member, rd) < 0 ? -1 : 0;
 }
@@ -884,7 +886,8 @@ static void
 walk_on_error(void *ctx, const char *name, const char *reason)
 {
 	struct ingest *ig = ctx;
-	struct ev e = { .kind = EV_INPUT, .source = ig->opts.source, .name = name,
+	struct ev e = { .kind = EV_INPUT, .source = ig->opts.source ?
+	    ig->opts.source : "file", .name = name,
 	    .raw_fd = -1 };
 	struct ev end = { .kind = EV_INPUT_END, .raw_fd = -1 };
 
@@ -910,8 +913,6 @@ ingest_new(struct store *st, const struct limits *lim,
 		ig->opts = *opts;
 	else
 		ig->opts.keep_raw = 1;
-	if (ig->opts.source == NULL)
-		ig->opts.source = "file";
 	if (ig->opts.batch == 0)
 		ig->opts.batch = 500;
 	ig->buf_cap = 256u << 10;
@@ -1029,7 +1030,8 @@ ingest_rd(struct ingest *ig, const char *name, struct rd *rd)
 	atomic_store(&ig->failed, 0);
 	if (rd->limit == 0 || rd->limit > ig->lim.max_input_bytes)
 		rd->limit = ig->lim.max_input_bytes;
-	produce_input(ig, ig->opts.source, name, NULL, rd);
+	produce_input(ig, ig->opts.source ? ig->opts.source : "file", name,
+	    NULL, rd);
 	return result_code(ig, bad);
 }
 
