@@ -2,6 +2,8 @@
  * api.c - routes /api/... GET requests to the dashboard queries
  * (store/query_dash.c) and turns their results or errors into JSON replies.
  *
+ * Sender intelligence routes are handed to api_senders.c.
+ *
  * Every parameter is checked here before it reaches a query: integers are
  * parsed strictly, strings are bounded, enumerations are whitelisted.  A bad
  * parameter is a 400 with the parameter named, never a silently ignored
@@ -236,9 +238,13 @@ api_handle(struct server *srv, struct MHD_Connection *c, const char *method,
 		return;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		out->allow = strcmp(seg[1], "upload") == 0 ? "POST" : "GET, HEAD";
+		int rules = strcmp(seg[1], "rules") == 0;
+
+		out->allow = strcmp(seg[1], "upload") == 0 ? "POST" :
+		    rules ? (n == 2 ? "GET, HEAD, POST" : "DELETE") : "GET, HEAD";
 		api_error(out, 405, "method_not_allowed", strcmp(seg[1], "upload") == 0 ?
-		    "use POST with multipart/form-data" : "use GET");
+		    "use POST with multipart/form-data" : rules ?
+		    "use GET, POST /api/rules or DELETE /api/rules/ID" : "use GET");
 		return;
 	}
 	api_query(&a, &q);
@@ -250,6 +256,8 @@ api_handle(struct server *srv, struct MHD_Connection *c, const char *method,
 		api_json(out, 200, json_pack("{s:b, s:s}", "ok", 1, "version", DMARCSTAT_VERSION));
 		return;
 	}
+	if (api_senders_get(srv, c, seg, n, &q, out))
+		return;
 	if (n >= 3 && strcmp(seg[1], "reports") == 0) {
 		if (api_parse_id(seg[2], &id) != 0 || n > 4 || (n == 4 && strcmp(seg[3], "raw") != 0)) {
 			api_error(out, 404, "not_found", "no such report");

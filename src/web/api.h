@@ -10,6 +10,7 @@
 #define DMARCSTAT_API_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct MHD_Connection;
 struct server;
@@ -45,5 +46,31 @@ int upload_feed(struct upload *u, const char *data, size_t len);
 const char *upload_error(const struct upload *u, unsigned *status_out);
 void upload_finish(struct upload *u, struct server *srv, struct api_reply *out);
 void upload_free(struct upload **u);
+
+/*
+ * api_senders.c - sender intelligence (src/analyze/) under /api/:
+ *   GET /api/senders, /api/senders/sources, /api/senders/countries,
+ *   /api/readiness/DOMAIN, /api/rules, /api/catalog, /api/enrichment;
+ *   POST /api/rules, DELETE /api/rules/ID (api_action).
+ * Results of the analysis are cached per filter and invalidated when the
+ * data changes (reports, ip_info, rules), so paging, sorting and class
+ * filters are answered from memory.
+ */
+#define API_ACTION_MAX 16384      /* bytes of a rule change body */
+struct query;
+/* Handles GET seg[1]... when it is one of the routes above: returns 1 with
+ * `out` filled, else 0 (not ours).  `q` holds the common filters. */
+int api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
+    const struct query *q, struct api_reply *out);
+/* POST /api/rules and DELETE /api/rules/ID with the (NUL-terminated) body. */
+void api_action(struct server *srv, struct MHD_Connection *c, const char *method,
+    const char *url, const char *body, size_t len, struct api_reply *out);
+
+/* The background enrichment worker (cli/cmd_serve.c) reports here what it
+ * does, for GET /api/enrichment.  state: "off", "idle", "running",
+ * "offline" (the resolver did not answer), "error". */
+struct enrich_stats;
+void api_enrich_status_set(const char *state, int64_t last_run,
+    const struct enrich_stats *last, const char *error);
 
 #endif

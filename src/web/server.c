@@ -6,6 +6,9 @@
  *                      no "..", no dot files, realpath must stay inside)
  *   GET  /api/...      JSON API (api.c)
  *   POST /api/upload   report upload (upload.c)
+ *   POST /api/rules, DELETE /api/rules/ID
+ *                      sender rules (api_senders.c): small JSON bodies, only
+ *                      with the X-Dmarcstat-Action header (CSRF guard)
  *
  * Every response carries the security headers (strict CSP: nothing inline,
  * nosniff, no referrer, no framing).  Assets and API replies have strong
@@ -40,6 +43,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "analyze/analyze.h"
 #include "store/query_dash.h"
 #include "web/api.h"
 #include "web/assets.h"
@@ -73,6 +77,9 @@ struct server_req {
 	unsigned reject;            /* HTTP status decided before the body was read */
 	const char *reject_code, *reject_msg;
 	uint64_t body;              /* body bytes seen */
+	int action;                 /* POST/DELETE /api/rules...: body kept in abuf */
+	char *abuf;
+	size_t alen;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -457,6 +464,41 @@ server_upload_check(struct server *srv, struct MHD_Connection *c, unsigned *stat
 	return NULL;
 }
 
+/* Rule changes: same guard as uploads (a custom header a cross-site page
+ * cannot send without a preflight), JSON bodies of at most API_ACTION_MAX. */
+static int
+server_is_action(const char *url, const char *method)
+{
+	if (strcmp(method, "POST") == 0)
+		return strcmp(url, "/api/rules") == 0;
+	if (strcmp(method, "DELETE") == 0)
+		return strncmp(url, "/api/rules/", 11) == 0;
+	return 0;
+}
+
+static const char *
+server_action_check(struct MHD_Connection *c, const char *method, unsigned *status)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	*status = 400;
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Dmarcstat-Action") == NULL) {
+		*status = 403;
+		return "changes must come from the dashboard (X-Dmarcstat-Action header missing)";
+	}
+	if (strcmp(method, "POST") == 0 &&
+	    (ct == NULL || strncasecmp(ct, "application/json", 16) != 0))
+		return "use Content-Type: application/json";
+	if (cl != NULL && strtoull(cl, NULL, 10) > API_ACTION_MAX) {
+		*status = 413;
+		return "request body too large";
+	}
+	return NULL;
+}
+
 static enum MHD_Result
 server_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -489,6 +531,17 @@ server_handle(void *cls, struct MHD_Connection *c, const char *url, const char *
 				rq->reject_code = "bad_request";
 				rq->reject_msg = "cannot read this multipart body";
 			}
+		} else if (server_is_action(url, method)) {
+			unsigned st = 0;
+			const char *why = server_action_check(c, method, &st);
+
+			rq->action = 1;
+			if (why) {
+				rq->reject = st;
+				rq->reject_code = st == 413 ? "too_large" : st == 403 ? "forbidden" :
+				    "bad_request";
+				rq->reject_msg = why;
+			}
 		} else
 			rq->reject = 0;
 		/* Refused from the headers alone: answer now, the body is not read. */
@@ -508,6 +561,22 @@ server_handle(void *cls, struct MHD_Connection *c, const char *url, const char *
 			rq->reject = st;
 			rq->reject_code = st == 413 ? "too_large" : "bad_request";
 		}
+		if (rq->action && !rq->reject) {
+			if (rq->alen + *upload_data_size > API_ACTION_MAX) {
+				rq->reject = 413;
+				rq->reject_code = "too_large";
+				rq->reject_msg = "request body too large";
+			} else {
+				char *nb = realloc(rq->abuf, rq->alen + *upload_data_size + 1);
+
+				if (nb == NULL)
+					return MHD_NO;
+				memcpy(nb + rq->alen, upload_data, *upload_data_size);
+				rq->abuf = nb;
+				rq->alen += *upload_data_size;
+				rq->abuf[rq->alen] = '\0';
+			}
+		}
 		*upload_data_size = 0;   /* bodies of other requests are ignored */
 		if (rq->body > 2 * server_upload_max(srv) + 65536)
 			return MHD_NO;
@@ -519,6 +588,12 @@ server_handle(void *cls, struct MHD_Connection *c, const char *url, const char *
 		struct api_reply rep;
 
 		upload_finish(rq->up, srv, &rep);
+		return server_send_reply(c, &rep);
+	}
+	if (rq->action) {
+		struct api_reply rep;
+
+		api_action(srv, c, method, url, rq->abuf ? rq->abuf : "", rq->alen, &rep);
 		return server_send_reply(c, &rep);
 	}
 	if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0) {
@@ -547,6 +622,7 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (rq == NULL)
 		return;
 	upload_free(&rq->up);
+	free(rq->abuf);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -743,6 +819,12 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 		goto fail;
 	if (query_dash_prepare(srv->writer, &qe) != 0) {
 		snprintf(err, errlen, "%s: %s", srv->o.db_path, qe.msg);
+		goto fail;
+	}
+	/* Sender rules live in the analysis module's own table. */
+	if (store_sqlite_handle(srv->writer) != NULL &&
+	    analyze_schema_ensure(store_sqlite_handle(srv->writer)) != 0) {
+		snprintf(err, errlen, "%s: cannot create the sender_rules table", srv->o.db_path);
 		goto fail;
 	}
 	srv->pool = calloc(srv->o.threads, sizeof(*srv->pool));

@@ -1,0 +1,919 @@
+/*
+ * api_senders.c - sender intelligence in the dashboard API (docs/api.yaml):
+ *
+ *   GET    /api/senders            sender groups with a dashboard section each
+ *                                  (own, services, forwarders, others)
+ *   GET    /api/senders/sources    classified sources: filter by class, group,
+ *                                  service, country, failures; sort; page
+ *   GET    /api/senders/countries  messages / sources / classes per country
+ *   GET    /api/readiness/DOMAIN   policy readiness for one domain and period
+ *   GET    /api/rules              the user's approve / tag / reject rules
+ *   POST   /api/rules              add one (JSON body)
+ *   DELETE /api/rules/ID           remove one
+ *   GET    /api/catalog            the known-senders catalog
+ *   GET    /api/enrichment         enrichment coverage and the background worker
+ *
+ * The analysis (src/analyze/) classifies every record of the period at
+ * query time, which takes a few hundred milliseconds over years of reports.
+ * Its results are cached here per (kind, domain, reporter, since, until),
+ * so paging, sorting and filtering of the same period are answered from
+ * memory.  An entry is valid while the database fingerprint (reports,
+ * ip_info and sender_rules counters, re-read at most once a second), the
+ * in-process generation (bumped by every rule change) and its age (5
+ * minutes) say so.  Entries are shared read-only between threads; page
+ * items are deep-copied before they are changed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyze/analyze.h"
+#include "analyze/enrich.h"
+#include "store/query.h"
+#include "web/api.h"
+#include "web/server.h"
+
+#define SENDERS_CACHE_N 8
+#define SENDERS_CACHE_TTL 300           /* seconds */
+#define SENDERS_FP_TTL 1000             /* milliseconds */
+#define SENDERS_PAGE_DEFAULT 50
+#define SENDERS_PAGE_MAX 1000
+#define SENDERS_STR_MAX 255
+
+static const char *const senders_classes[] = {
+	"legitimate", "misconfigured", "forwarded", "spoofing", "unknown",
+};
+#define SENDERS_NCLASS 5
+/* Sort rank of a class: the ones needing attention first. */
+static const int senders_class_rank[SENDERS_NCLASS] = { 4, 0, 3, 1, 2 };
+
+struct senders_entry {
+	char key[1100];
+	char fp[200];
+	uint64_t gen;
+	int64_t made;                   /* monotonic seconds */
+	uint64_t used;                  /* LRU tick */
+	json_t *v;
+};
+
+static pthread_mutex_t senders_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct senders_entry senders_cache[SENDERS_CACHE_N];
+static uint64_t senders_tick;
+static uint64_t senders_gen = 1;       /* bumped by rule changes */
+static char senders_fp_cur[200];
+static int64_t senders_fp_at;           /* monotonic ms of senders_fp_cur */
+static uint64_t senders_fp_gen;
+
+/* Background enrichment status (api_enrich_status_set). */
+static pthread_mutex_t senders_enrich_mu = PTHREAD_MUTEX_INITIALIZER;
+static char senders_enrich_state[16] = "off";
+static int64_t senders_enrich_last;
+static struct enrich_stats senders_enrich_stats;
+static int senders_enrich_has_stats;
+static char senders_enrich_err[256];
+
+static int64_t
+senders_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+senders_bump(void)
+{
+	__atomic_add_fetch(&senders_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ---- data fingerprint ---------------------------------------------------- */
+
+static int
+senders_fp_read(struct store *st, char *out, size_t outlen)
+{
+	static const char sql[] =
+	    "SELECT (SELECT coalesce(max(id), 0) FROM reports), (SELECT count(*) FROM reports),"
+	    " (SELECT count(*) FROM ip_info), (SELECT coalesce(max(resolved_at), 0) FROM ip_info),"
+	    " (SELECT coalesce(max(expires_at), 0) FROM ip_info),"
+	    " (SELECT coalesce(sum(CASE WHEN ptr_status = 'pending' THEN 1 ELSE 0 END), 0) FROM ip_info),"
+	    " (SELECT count(*) FROM sender_rules), (SELECT coalesce(max(id), 0) FROM sender_rules)";
+	sqlite3 *db = store_sqlite_handle(st);
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (db == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto done;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(out, outlen, "%lld/%lld/%lld/%lld/%lld/%lld/%lld/%lld",
+		    (long long)sqlite3_column_int64(s, 0), (long long)sqlite3_column_int64(s, 1),
+		    (long long)sqlite3_column_int64(s, 2), (long long)sqlite3_column_int64(s, 3),
+		    (long long)sqlite3_column_int64(s, 4), (long long)sqlite3_column_int64(s, 5),
+		    (long long)sqlite3_column_int64(s, 6), (long long)sqlite3_column_int64(s, 7));
+		rc = 0;
+	}
+done:
+	sqlite3_finalize(s);
+	if (rc != 0)
+		snprintf(out, outlen, "?%lld", (long long)senders_mono_ms());  /* never matches */
+	return rc;
+}
+
+/* The current fingerprint, re-read when older than SENDERS_FP_TTL or when
+ * the generation moved. */
+static void
+senders_fp(struct store *st, char *out, size_t outlen, uint64_t *gen_out)
+{
+	int64_t now = senders_mono_ms();
+	uint64_t gen = __atomic_load_n(&senders_gen, __ATOMIC_SEQ_CST);
+	char fresh[200];
+
+	pthread_mutex_lock(&senders_mu);
+	if (senders_fp_gen == gen && now - senders_fp_at < SENDERS_FP_TTL) {
+		snprintf(out, outlen, "%s", senders_fp_cur);
+		pthread_mutex_unlock(&senders_mu);
+		*gen_out = gen;
+		return;
+	}
+	pthread_mutex_unlock(&senders_mu);
+	senders_fp_read(st, fresh, sizeof(fresh));
+	pthread_mutex_lock(&senders_mu);
+	snprintf(senders_fp_cur, sizeof(senders_fp_cur), "%s", fresh);
+	senders_fp_at = now;
+	senders_fp_gen = gen;
+	pthread_mutex_unlock(&senders_mu);
+	snprintf(out, outlen, "%s", fresh);
+	*gen_out = gen;
+}
+
+/* ---- the cache ----------------------------------------------------------- */
+
+typedef json_t *(*senders_make_fn)(struct store *st, const struct query *q, const char *arg);
+
+/*
+ * Returns a new reference to the cached value of `key`, computing it with
+ * make(st, q, arg) when missing or stale; NULL when make fails (reason in
+ * analyze_errmsg()).  *hit says which.
+ */
+static json_t *
+senders_cached(struct store *st, const char *key, senders_make_fn make,
+    const struct query *q, const char *arg, int *hit)
+{
+	char fp[200];
+	uint64_t gen;
+	int64_t now_s = senders_mono_ms() / 1000;
+	struct senders_entry *e, *victim = NULL;
+	json_t *v;
+
+	*hit = 0;
+	senders_fp(st, fp, sizeof(fp), &gen);
+	pthread_mutex_lock(&senders_mu);
+	for (int i = 0; i < SENDERS_CACHE_N; i++) {
+		e = &senders_cache[i];
+		if (e->v != NULL && strcmp(e->key, key) == 0 && e->gen == gen &&
+		    strcmp(e->fp, fp) == 0 && now_s - e->made < SENDERS_CACHE_TTL) {
+			e->used = ++senders_tick;
+			v = json_incref(e->v);
+			pthread_mutex_unlock(&senders_mu);
+			*hit = 1;
+			return v;
+		}
+	}
+	pthread_mutex_unlock(&senders_mu);
+
+	v = make(st, q, arg);
+	if (v == NULL)
+		return NULL;
+	pthread_mutex_lock(&senders_mu);
+	for (int i = 0; i < SENDERS_CACHE_N; i++) {
+		e = &senders_cache[i];
+		if (e->v != NULL && strcmp(e->key, key) == 0) {
+			victim = e;                 /* same key: replace */
+			break;
+		}
+		if (victim == NULL || (victim->v != NULL && (e->v == NULL || e->used < victim->used)))
+			victim = e;
+	}
+	json_decref(victim->v);
+	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	snprintf(victim->fp, sizeof(victim->fp), "%s", fp);
+	victim->gen = gen;
+	victim->made = now_s;
+	victim->used = ++senders_tick;
+	victim->v = json_incref(v);
+	pthread_mutex_unlock(&senders_mu);
+	return v;
+}
+
+/* The cache key of one kind of result for one filter. */
+static void
+senders_key(char *out, size_t outlen, const char *kind, const struct query *q, const char *extra)
+{
+	snprintf(out, outlen, "%s\x1f%s\x1f%s\x1f%" PRId64 "\x1f%" PRId64 "\x1f%s", kind,
+	    q->domain ? q->domain : "", q->reporter ? q->reporter : "", q->since, q->until,
+	    extra ? extra : "");
+}
+
+/* ---- makers --------------------------------------------------------------- */
+
+static json_t *
+senders_make_sources(struct store *st, const struct query *q, const char *arg)
+{
+	struct query all = *q;
+
+	all.limit = 1 << 30;
+	all.offset = 0;
+	all.sort = NULL;
+	all.source_ip = NULL;
+	return analyze_sources_filter_json(st, &all, NULL);
+}
+
+static int
+senders_int(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) ? (int)json_integer_value(v) : 0;
+}
+
+static json_int_t
+senders_i64(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static const char *
+senders_s(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Dashboard section of a group: our own servers, the services we use,
+ * forwarders and lists, everyone else. */
+static const char *
+senders_section(json_t *g)
+{
+	const char *kind = senders_s(g, "kind"), *type = senders_s(g, "service_type");
+	json_t *cls = json_object_get(g, "classes");
+	json_int_t msgs = senders_i64(g, "messages");
+	json_int_t ours = senders_i64(cls, "legitimate") + senders_i64(cls, "misconfigured");
+
+	if (kind && strcmp(kind, "own") == 0)
+		return "own";
+	if (type && (strcmp(type, "forwarder") == 0 || strcmp(type, "mailing_list") == 0))
+		return "forwarders";
+	if (2 * senders_i64(cls, "forwarded") > msgs)
+		return "forwarders";
+	if (kind && strcmp(kind, "service") == 0 && 2 * ours >= msgs && msgs > 0)
+		return "services";
+	return "others";
+}
+
+static json_t *
+senders_make_groups(struct store *st, const struct query *q, const char *arg)
+{
+	struct query all = *q;
+	json_t *v, *groups, *g, *counts;
+	size_t i;
+
+	all.limit = 100000;
+	all.offset = 0;
+	all.source_ip = NULL;
+	v = analyze_senders_json(st, &all);
+	if (v == NULL)
+		return NULL;
+	groups = json_object_get(v, "groups");
+	counts = json_pack("{s:i, s:i, s:i, s:i}", "own", 0, "services", 0, "forwarders", 0,
+	    "others", 0);
+	json_array_foreach(groups, i, g) {
+		const char *sec = senders_section(g);
+
+		json_object_set_new(g, "section", json_string(sec));
+		json_object_set_new(counts, sec, json_integer(senders_int(counts, sec) + 1));
+	}
+	json_object_set_new(v, "sections", counts);
+	return v;
+}
+
+static json_t *
+senders_make_readiness(struct store *st, const struct query *q, const char *arg)
+{
+	return analyze_readiness_json(st, arg, q->since, q->until);
+}
+
+static json_t *
+senders_make_enrichment(struct store *st, const struct query *q, const char *arg)
+{
+	static const char sql[] =
+	    "SELECT count(*),"
+	    " coalesce(sum(i.ip IS NULL OR i.ptr_status IS NULL OR i.ptr_status = 'pending'), 0),"
+	    " coalesce(sum(i.ptr_status = 'ok'), 0), coalesce(sum(i.ptr_status = 'nxdomain'), 0),"
+	    " coalesce(sum(i.ptr_status = 'unresolved'), 0),"
+	    " coalesce(sum(i.ptr_status IN ('timeout', 'servfail', 'error')), 0),"
+	    " coalesce(sum(i.fcrdns = 1), 0),"
+	    " coalesce(sum(i.asn IS NOT NULL OR i.country IS NOT NULL), 0)"
+	    " FROM (SELECT DISTINCT source_ip AS ip FROM records) s LEFT JOIN ip_info i ON i.ip = s.ip";
+	sqlite3 *db = store_sqlite_handle(st);
+	sqlite3_stmt *s = NULL;
+	json_t *v = NULL;
+
+	if (db == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "ips", (json_int_t)sqlite3_column_int64(s, 0),
+		    "pending", (json_int_t)sqlite3_column_int64(s, 1),
+		    "ptr_ok", (json_int_t)sqlite3_column_int64(s, 2),
+		    "nxdomain", (json_int_t)sqlite3_column_int64(s, 3),
+		    "unresolved", (json_int_t)sqlite3_column_int64(s, 4),
+		    "failed", (json_int_t)sqlite3_column_int64(s, 5),
+		    "fcrdns", (json_int_t)sqlite3_column_int64(s, 6),
+		    "geo", (json_int_t)sqlite3_column_int64(s, 7));
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* ---- parameters ------------------------------------------------------------ */
+
+struct senders_params {
+	const char *cls, *group, *service, *country, *sort;
+	int only_failures, desc, limit, offset;
+	char bad[160];
+};
+
+static const char *
+senders_arg(struct MHD_Connection *c, struct senders_params *p, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+
+	if (v == NULL || v[0] == '\0')
+		return NULL;
+	if (strlen(v) > SENDERS_STR_MAX) {
+		if (!p->bad[0])
+			snprintf(p->bad, sizeof(p->bad), "%s is too long", name);
+		return NULL;
+	}
+	return v;
+}
+
+static int
+senders_class_index(const char *s)
+{
+	for (int i = 0; i < SENDERS_NCLASS; i++)
+		if (strcmp(s, senders_classes[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void
+senders_params_read(struct MHD_Connection *c, const struct query *q, struct senders_params *p)
+{
+	static const char *const sorts[] = { "messages", "ip", "class", "pass", "fail", "host",
+	    "group", "service", "asn", "country" };
+	const char *order, *of;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	p->cls = senders_arg(c, p, "class");
+	p->group = senders_arg(c, p, "group");
+	p->service = senders_arg(c, p, "service");
+	p->country = senders_arg(c, p, "country");
+	p->sort = senders_arg(c, p, "sort");
+	order = senders_arg(c, p, "order");
+	of = senders_arg(c, p, "only_failures");
+	if (p->cls && senders_class_index(p->cls) < 0 && !p->bad[0])
+		snprintf(p->bad, sizeof(p->bad), "class must be legitimate, misconfigured, "
+		    "forwarded, spoofing or unknown");
+	if (p->country && !(strcmp(p->country, "none") == 0 || (strlen(p->country) == 2 &&
+	    p->country[0] >= 'A' && p->country[0] <= 'Z' && p->country[1] >= 'A' &&
+	    p->country[1] <= 'Z')) && !p->bad[0])
+		snprintf(p->bad, sizeof(p->bad), "country must be an ISO 3166 alpha-2 code or none");
+	if (p->sort) {
+		for (i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++)
+			if (strcmp(p->sort, sorts[i]) == 0)
+				break;
+		if (i == sizeof(sorts) / sizeof(sorts[0]) && !p->bad[0])
+			snprintf(p->bad, sizeof(p->bad), "sort must be one of messages ip class pass "
+			    "fail host group service asn country");
+	} else
+		p->sort = "messages";
+	if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0 && !p->bad[0])
+		snprintf(p->bad, sizeof(p->bad), "order must be asc or desc");
+	/* Numbers descend by default, names ascend. */
+	if (order)
+		p->desc = strcmp(order, "desc") == 0;
+	else
+		p->desc = strcmp(p->sort, "messages") == 0 || strcmp(p->sort, "fail") == 0 ||
+		    strcmp(p->sort, "pass") == 0;
+	if (of && strcmp(of, "1") == 0)
+		p->only_failures = 1;
+	else if (of && strcmp(of, "0") != 0 && !p->bad[0])
+		snprintf(p->bad, sizeof(p->bad), "only_failures must be 0 or 1");
+	p->limit = q->limit > 0 ? q->limit : SENDERS_PAGE_DEFAULT;
+	if (p->limit > SENDERS_PAGE_MAX)
+		p->limit = SENDERS_PAGE_MAX;
+	p->offset = q->offset;
+}
+
+/* ---- /api/senders/sources ---------------------------------------------------- */
+
+struct senders_row {
+	json_t *v;
+	const char *s;          /* string sort key */
+	double d;               /* numeric sort key */
+};
+
+static int
+senders_row_cmp(const void *x, const void *y, void *arg)
+{
+	const struct senders_row *a = x, *b = y;
+	int desc = *(const int *)arg, c;
+
+	if (a->s != NULL || b->s != NULL) {
+		/* Missing names last in both directions. */
+		if (a->s == NULL)
+			return 1;
+		if (b->s == NULL)
+			return -1;
+		c = strcmp(a->s, b->s);
+	} else
+		c = a->d < b->d ? -1 : a->d > b->d;
+	if (desc)
+		c = -c;
+	if (c == 0)
+		c = strcmp(senders_s(a->v, "ip"), senders_s(b->v, "ip"));
+	return c;
+}
+
+static void
+senders_row_key(struct senders_row *r, const char *sort)
+{
+	json_t *v = r->v;
+	json_int_t m = senders_i64(v, "messages"), p = senders_i64(v, "dmarc_pass");
+	const char *cls;
+	int ci;
+
+	r->s = NULL;
+	r->d = 0;
+	if (strcmp(sort, "ip") == 0)
+		r->s = senders_s(v, "ip");
+	else if (strcmp(sort, "host") == 0)
+		r->s = senders_s(v, "ptr");
+	else if (strcmp(sort, "group") == 0)
+		r->s = senders_s(v, "group_name");
+	else if (strcmp(sort, "service") == 0)
+		r->s = senders_s(v, "service_name");
+	else if (strcmp(sort, "country") == 0)
+		r->s = senders_s(v, "country");
+	else if (strcmp(sort, "asn") == 0)
+		r->d = json_is_integer(json_object_get(v, "asn")) ?
+		    (double)senders_i64(v, "asn") : -1;
+	else if (strcmp(sort, "class") == 0) {
+		cls = senders_s(v, "class");
+		ci = cls ? senders_class_index(cls) : -1;
+		r->d = ci >= 0 ? senders_class_rank[ci] : 9;
+	} else if (strcmp(sort, "pass") == 0)
+		r->d = m ? (double)p / (double)m : 0;
+	else if (strcmp(sort, "fail") == 0)
+		r->d = (double)(m - p);
+	else
+		r->d = (double)m;
+}
+
+/* Whether a source passes the filters other than class. */
+static int
+senders_keep(json_t *v, const struct senders_params *p)
+{
+	const char *s;
+
+	if (p->only_failures && senders_i64(v, "messages") <= senders_i64(v, "dmarc_pass"))
+		return 0;
+	if (p->group && ((s = senders_s(v, "group")) == NULL || strcmp(s, p->group) != 0))
+		return 0;
+	if (p->service && ((s = senders_s(v, "service")) == NULL || strcmp(s, p->service) != 0))
+		return 0;
+	if (p->country) {
+		s = senders_s(v, "country");
+		if (strcmp(p->country, "none") == 0 ? s != NULL : (s == NULL ||
+		    strcmp(s, p->country) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+static json_t *
+senders_sources_page(json_t *all, const struct senders_params *p)
+{
+	json_t *src = json_object_get(all, "sources"), *v, *page, *counts, *msgs;
+	struct senders_row *rows;
+	size_t i, n = 0, total;
+	json_int_t cc[SENDERS_NCLASS] = {0}, cm[SENDERS_NCLASS] = {0};
+	int want = p->cls ? senders_class_index(p->cls) : -1;
+
+	rows = calloc(json_array_size(src) + 1, sizeof(*rows));
+	if (rows == NULL)
+		return NULL;
+	json_array_foreach(src, i, v) {
+		const char *cls = senders_s(v, "class");
+		int ci = cls ? senders_class_index(cls) : -1;
+
+		if (!senders_keep(v, p))
+			continue;
+		if (ci >= 0) {
+			cc[ci]++;
+			cm[ci] += senders_i64(v, "messages");
+		}
+		if (want >= 0 && ci != want)
+			continue;
+		rows[n].v = v;
+		senders_row_key(&rows[n], p->sort);
+		n++;
+	}
+	qsort_r(rows, n, sizeof(*rows), senders_row_cmp, (void *)&p->desc);
+	page = json_array();
+	total = n;
+	for (i = (size_t)p->offset; i < n && i < (size_t)p->offset + (size_t)p->limit; i++) {
+		json_t *o = json_deep_copy(rows[i].v);
+
+		json_object_set_new(o, "fail", json_integer(senders_i64(o, "messages") -
+		    senders_i64(o, "dmarc_pass")));
+		json_array_append_new(page, o);
+	}
+	free(rows);
+	counts = json_object();
+	msgs = json_object();
+	for (int k = 0; k < SENDERS_NCLASS; k++) {
+		json_object_set_new(counts, senders_classes[k], json_integer(cc[k]));
+		json_object_set_new(msgs, senders_classes[k], json_integer(cm[k]));
+	}
+	return json_pack("{s:o, s:I, s:o, s:o, s:O}", "sources", page, "total", (json_int_t)total,
+	    "classes", counts, "class_messages", msgs, "catalog_version",
+	    json_object_get(all, "catalog_version") ? json_object_get(all, "catalog_version") :
+	    json_null());
+}
+
+/* ---- /api/senders/countries ----------------------------------------------------- */
+
+struct senders_cc {
+	char cc[4];
+	json_int_t sources, messages, pass, cls[SENDERS_NCLASS];
+};
+
+static int
+senders_cc_cmp(const void *x, const void *y)
+{
+	const struct senders_cc *a = x, *b = y;
+
+	if (a->messages != b->messages)
+		return a->messages > b->messages ? -1 : 1;
+	return strcmp(a->cc, b->cc);
+}
+
+static json_t *
+senders_countries(json_t *all, const struct senders_params *p)
+{
+	json_t *src = json_object_get(all, "sources"), *v, *arr;
+	struct senders_cc *cc = NULL, none;
+	size_t i, n = 0, cap = 0;
+	int want = p->cls ? senders_class_index(p->cls) : -1;
+
+	memset(&none, 0, sizeof(none));
+	json_array_foreach(src, i, v) {
+		const char *c = senders_s(v, "country"), *cls = senders_s(v, "class");
+		int ci = cls ? senders_class_index(cls) : -1;
+		struct senders_cc *e = NULL;
+		json_t *classes = json_object_get(v, "classes");
+
+		if (!senders_keep(v, p) || (want >= 0 && ci != want))
+			continue;
+		if (c == NULL || strlen(c) != 2)
+			e = &none;
+		else {
+			for (size_t k = 0; k < n; k++)
+				if (strcmp(cc[k].cc, c) == 0) {
+					e = &cc[k];
+					break;
+				}
+			if (e == NULL) {
+				if (n == cap) {
+					struct senders_cc *nc;
+
+					cap = cap ? cap * 2 : 64;
+					nc = realloc(cc, cap * sizeof(*cc));
+					if (nc == NULL) {
+						free(cc);
+						return NULL;
+					}
+					cc = nc;
+				}
+				e = &cc[n++];
+				memset(e, 0, sizeof(*e));
+				memcpy(e->cc, c, 2);
+			}
+		}
+		e->sources++;
+		e->messages += senders_i64(v, "messages");
+		e->pass += senders_i64(v, "dmarc_pass");
+		for (int k = 0; k < SENDERS_NCLASS; k++)
+			e->cls[k] += senders_i64(classes, senders_classes[k]);
+	}
+	if (n > 1)
+		qsort(cc, n, sizeof(*cc), senders_cc_cmp);
+	arr = json_array();
+	for (size_t k = 0; k < n; k++) {
+		json_t *cls = json_object();
+
+		for (int j = 0; j < SENDERS_NCLASS; j++)
+			json_object_set_new(cls, senders_classes[j], json_integer(cc[k].cls[j]));
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:f, s:o}",
+		    "country", cc[k].cc, "sources", cc[k].sources, "messages", cc[k].messages,
+		    "dmarc_pass", cc[k].pass, "pass_rate", cc[k].messages ?
+		    100.0 * (double)cc[k].pass / (double)cc[k].messages : 0.0, "classes", cls));
+	}
+	free(cc);
+	return json_pack("{s:o, s:{s:I, s:I}}", "countries", arr, "unknown",
+	    "sources", none.sources, "messages", none.messages);
+}
+
+/* ---- GET routes ------------------------------------------------------------------ */
+
+static void
+senders_fail(struct api_reply *out)
+{
+	const char *m = analyze_errmsg();
+
+	if (strstr(m, "unknown class") != NULL)
+		api_error(out, 400, "bad_request", m);
+	else if (strstr(m, "locked") != NULL || strstr(m, "busy") != NULL)
+		api_error(out, 503, "busy", "the database is busy; try again");
+	else
+		api_error(out, 500, "internal", m);
+}
+
+static void
+senders_enrichment_reply(json_t *counts, struct api_reply *out)
+{
+	json_t *v = json_deep_copy(counts), *w;
+
+	pthread_mutex_lock(&senders_enrich_mu);
+	w = json_pack("{s:s, s:o}", "state", senders_enrich_state,
+	    "last_run", senders_enrich_last ? json_integer(senders_enrich_last) : json_null());
+	if (senders_enrich_has_stats) {
+		const struct enrich_stats *s = &senders_enrich_stats;
+
+		json_object_set_new(w, "last", json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:f}",
+		    "ips", (json_int_t)s->candidates, "ok", (json_int_t)s->ok,
+		    "nxdomain", (json_int_t)s->nxdomain, "unresolved", (json_int_t)s->unresolved,
+		    "geo", (json_int_t)s->geo, "dns_gave_up", s->dns_gave_up,
+		    "geo_source", s->geo_source ? s->geo_source : "none", "seconds", s->seconds));
+	}
+	if (senders_enrich_err[0])
+		json_object_set_new(w, "error", json_string(senders_enrich_err));
+	pthread_mutex_unlock(&senders_enrich_mu);
+	json_object_set_new(v, "worker", w);
+	api_json(out, 200, v);
+}
+
+int
+api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
+    const struct query *q, struct api_reply *out)
+{
+	struct senders_params p;
+	struct store *st;
+	char key[1100];
+	int hit = 0;
+	json_t *v;
+
+	if (!((strcmp(seg[1], "senders") == 0 && (n == 2 || (n == 3 &&
+	    (strcmp(seg[2], "sources") == 0 || strcmp(seg[2], "countries") == 0)))) ||
+	    (strcmp(seg[1], "readiness") == 0 && n == 3) ||
+	    (strcmp(seg[1], "rules") == 0 && n == 2) ||
+	    (strcmp(seg[1], "catalog") == 0 && n == 2) ||
+	    (strcmp(seg[1], "enrichment") == 0 && n == 2)))
+		return 0;
+	senders_params_read(c, q, &p);
+	if (p.bad[0]) {
+		api_error(out, 400, "bad_request", p.bad);
+		return 1;
+	}
+	if (q->since && q->until && q->since >= q->until) {
+		api_error(out, 400, "bad_request", "since must be before until");
+		return 1;
+	}
+	if (strcmp(seg[1], "catalog") == 0) {
+		api_json(out, 200, analyze_catalog_json());
+		return 1;
+	}
+	st = server_store_get(srv);
+	if (strcmp(seg[1], "rules") == 0) {
+		v = analyze_rules_json(st);
+		server_store_put(srv, st);
+		if (v == NULL)
+			senders_fail(out);
+		else
+			api_json(out, 200, v);
+		return 1;
+	}
+	if (strcmp(seg[1], "enrichment") == 0) {
+		senders_key(key, sizeof(key), "E", &(struct query){0}, NULL);
+		v = senders_cached(st, key, senders_make_enrichment, q, NULL, &hit);
+		server_store_put(srv, st);
+		if (v == NULL)
+			api_error(out, 500, "internal", "cannot count the enriched sources");
+		else
+			senders_enrichment_reply(v, out);
+		json_decref(v);
+		return 1;
+	}
+	if (strcmp(seg[1], "readiness") == 0) {
+		if (strlen(seg[2]) > SENDERS_STR_MAX) {
+			server_store_put(srv, st);
+			api_error(out, 400, "bad_request", "domain is too long");
+			return 1;
+		}
+		senders_key(key, sizeof(key), "R", q, seg[2]);
+		v = senders_cached(st, key, senders_make_readiness, q, seg[2], &hit);
+		server_store_put(srv, st);
+		if (v == NULL)
+			senders_fail(out);
+		else
+			api_json(out, 200, v);
+		return 1;
+	}
+	if (n == 2) {
+		senders_key(key, sizeof(key), "G", q, NULL);
+		v = senders_cached(st, key, senders_make_groups, q, NULL, &hit);
+		server_store_put(srv, st);
+		if (v == NULL)
+			senders_fail(out);
+		else
+			api_json(out, 200, v);
+		return 1;
+	}
+	senders_key(key, sizeof(key), "S", q, NULL);
+	v = senders_cached(st, key, senders_make_sources, q, NULL, &hit);
+	server_store_put(srv, st);
+	if (v == NULL) {
+		senders_fail(out);
+		return 1;
+	}
+	if (strcmp(seg[2], "sources") == 0)
+		api_json(out, 200, senders_sources_page(v, &p));
+	else
+		api_json(out, 200, senders_countries(v, &p));
+	json_decref(v);
+	return 1;
+}
+
+/* ---- POST /api/rules, DELETE /api/rules/ID ------------------------------------------ */
+
+/* Optional string member: 0 with *out (NULL when absent/null), -1 when
+ * it is not a string or too long. */
+static int
+senders_member(json_t *o, const char *k, size_t max, const char **out)
+{
+	json_t *v = json_object_get(o, k);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) > max)
+		return -1;
+	*out = json_string_value(v)[0] ? json_string_value(v) : NULL;
+	return 0;
+}
+
+static void
+senders_rule_add(struct server *srv, const char *body, size_t len, struct api_reply *out)
+{
+	static const char *const allowed[] = { "action", "kind", "pattern", "tag", "note", "domain" };
+	const char *action, *kind, *pattern, *tag, *note, *domain, *k;
+	json_error_t jerr;
+	json_t *o, *v;
+	struct store *w;
+	char err[256];
+	int64_t id = 0;
+	int rc;
+
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || !json_is_object(o)) {
+		json_decref(o);
+		api_error(out, 400, "bad_request", "the body must be a JSON object");
+		return;
+	}
+	json_object_foreach(o, k, v) {
+		size_t i;
+
+		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (i == sizeof(allowed) / sizeof(allowed[0])) {
+			snprintf(err, sizeof(err), "unknown member \"%.40s\"", k);
+			json_decref(o);
+			api_error(out, 400, "bad_request", err);
+			return;
+		}
+	}
+	if (senders_member(o, "action", 16, &action) || senders_member(o, "kind", 16, &kind) ||
+	    senders_member(o, "pattern", SENDERS_STR_MAX, &pattern) ||
+	    senders_member(o, "tag", 64, &tag) || senders_member(o, "note", 500, &note) ||
+	    senders_member(o, "domain", SENDERS_STR_MAX, &domain)) {
+		json_decref(o);
+		api_error(out, 400, "bad_request", "action, kind, pattern, tag (64), note (500) and "
+		    "domain must be strings of bounded length");
+		return;
+	}
+	if (action == NULL || kind == NULL || pattern == NULL) {
+		json_decref(o);
+		api_error(out, 400, "bad_request", "action, kind and pattern are required");
+		return;
+	}
+	if ((w = server_writer_get(srv, err, sizeof(err))) == NULL) {
+		json_decref(o);
+		api_error(out, 503, "busy", err);
+		return;
+	}
+	rc = analyze_rule_add(w, action, kind, pattern, tag, note, domain, &id, err, sizeof(err));
+	server_writer_put(srv);
+	json_decref(o);
+	if (rc != 0) {
+		api_error(out, 400, "bad_request", err);
+		return;
+	}
+	senders_bump();
+	api_json(out, 201, json_pack("{s:I}", "id", (json_int_t)id));
+}
+
+static void
+senders_rule_remove(struct server *srv, const char *ids, struct api_reply *out)
+{
+	struct store *w;
+	char err[256], *end;
+	long long id;
+	int rc;
+
+	errno = 0;
+	id = strtoll(ids, &end, 10);
+	if (errno || *end || id <= 0 || ids[0] == '+' || ids[0] == '-') {
+		api_error(out, 404, "not_found", "no such rule");
+		return;
+	}
+	if ((w = server_writer_get(srv, err, sizeof(err))) == NULL) {
+		api_error(out, 503, "busy", err);
+		return;
+	}
+	rc = analyze_rule_remove(w, id, err, sizeof(err));
+	server_writer_put(srv);
+	if (rc == 1) {
+		api_error(out, 404, "not_found", "no such rule");
+		return;
+	}
+	if (rc != 0) {
+		api_error(out, 500, "internal", err);
+		return;
+	}
+	senders_bump();
+	api_json(out, 200, json_pack("{s:I}", "removed", (json_int_t)id));
+}
+
+void
+api_action(struct server *srv, struct MHD_Connection *c, const char *method,
+    const char *url, const char *body, size_t len, struct api_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/api/rules") == 0)
+		senders_rule_add(srv, body, len, out);
+	else if (strcmp(method, "DELETE") == 0 && strncmp(url, "/api/rules/", 11) == 0 &&
+	    strchr(url + 11, '/') == NULL)
+		senders_rule_remove(srv, url + 11, out);
+	else
+		api_error(out, 404, "not_found", "no such API endpoint");
+}
+
+void
+api_enrich_status_set(const char *state, int64_t last_run, const struct enrich_stats *last,
+    const char *error)
+{
+	pthread_mutex_lock(&senders_enrich_mu);
+	snprintf(senders_enrich_state, sizeof(senders_enrich_state), "%s", state ? state : "off");
+	if (last_run)
+		senders_enrich_last = last_run;
+	if (last != NULL) {
+		senders_enrich_stats = *last;
+		senders_enrich_has_stats = 1;
+	}
+	snprintf(senders_enrich_err, sizeof(senders_enrich_err), "%s", error ? error : "");
+	pthread_mutex_unlock(&senders_enrich_mu);
+}
