@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 BUILD_PKGS="build-essential pkg-config cmake python3 libexpat1-dev libarchive-dev zlib1g-dev
  libgmime-3.0-dev libcurl4-openssl-dev libc-ares-dev libpsl-dev publicsuffix libloc-dev
  libloc-database libmaxminddb-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
- libsodium-dev iso-codes nodejs npm ca-certificates"
+ libsodium-dev iso-codes ca-certificates"
 TEST_PKGS="libcmocka-dev dovecot-imapd dnsmasq-base python3-aiosmtpd chromium clang-14
  libclang-rt-14-dev bind9-dnsutils libmaxmind-db-writer-perl openssl postgresql-15 libpq-dev
  curl procps fonts-ipafont-gothic"
@@ -23,6 +23,9 @@ missing=()
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node.js may come from elsewhere (a nodesource build bundles npm and
+# conflicts with Debian's npm package): only install it when npm is missing.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 	echo "bootstrap: installing ${missing[*]}" >&2
