@@ -9,7 +9,8 @@
  *
  * Counts are messages (sum of `count`), percentages are of messages,
  * rounded to one decimal here so the CLI and the web show the same number.
- * Summaries read only `daily` (indexed by domain/day, day, source/day);
+ * Summaries read only `daily`, through its primary key (policy_domain, day,
+ * ...): without a domain filter, per domain (QR_DOMAINS);
  * query_report reads one report's records, which can be many: its size is
  * bounded only by the report (and by limits.max_records at import).
  */
@@ -251,6 +252,11 @@ static const struct {
 };
 
 #define QR_PASS "(d.dkim_eval='pass' OR d.spf_eval='pass')"
+/* the distinct policy domains of daily, one primary-key seek each */
+#define QR_DOMAINS "WITH RECURSIVE qr_dom(v) AS (SELECT min(policy_domain) " \
+	"FROM daily UNION ALL SELECT (SELECT min(policy_domain) FROM daily " \
+	"WHERE policy_domain>qr_dom.v) FROM qr_dom WHERE qr_dom.v IS NOT NULL) " \
+	"SELECT v FROM qr_dom WHERE v IS NOT NULL"
 
 /* adds the daily filters of q; returns -1 on a bad filter value */
 static int
@@ -261,6 +267,11 @@ qr_daily_where(struct store *st, struct qr_sql *s, const struct query *q)
 	if (q->domain) {
 		qr_cond(s, &first, "d.policy_domain=?");
 		qr_arg_text(s, q->domain);
+	} else if (q->since || q->until || q->source_ip) {
+		/* daily has no index but its key (policy_domain, day, ...):
+		 * list the few domains by skipping through the key, then
+		 * search each one's day range */
+		qr_cond(s, &first, "d.policy_domain IN (" QR_DOMAINS ")");
 	}
 	if (q->reporter) {
 		qr_cond(s, &first, "d.org_name=? COLLATE NOCASE");

@@ -254,7 +254,7 @@ enum sq_stmt_id {
 	SQ_LEDGER_INSERT,
 	SQ_REPORT_INSERT, SQ_REPORT_FIND_KEY, SQ_REPORT_FIND_HASH,
 	SQ_REPORT_FINISH, SQ_REPORT_REKEY, SQ_REPORT_HDR, SQ_REPORT_DELETE,
-	SQ_RECORD_INSERT, SQ_REASON_INSERT, SQ_DKIM_INSERT, SQ_SPF_INSERT,
+	SQ_RECORD_MAXID,
 	SQ_RECORDS_OF,
 	SQ_DAILY_ADD, SQ_DAILY_SUB, SQ_DAILY_PRUNE,
 	SQ__COUNT
@@ -297,17 +297,7 @@ static const char *const sq_sql[SQ__COUNT] = {
 	[SQ_REPORT_HDR] = "SELECT org_name,policy_domain,begin_ts,end_ts "
 	    "FROM reports WHERE id=?1",
 	[SQ_REPORT_DELETE] = "DELETE FROM reports WHERE id=?1",
-	[SQ_RECORD_INSERT] = "INSERT INTO records(report,source_ip,count,"
-	    "disposition,dkim_eval,spf_eval,dmarc,header_from,envelope_from,"
-	    "envelope_to,disposition_raw,dkim_raw,spf_raw,source_ip_raw,"
-	    "extensions) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
-	    "?14,?15)",
-	[SQ_REASON_INSERT] = "INSERT INTO record_reasons(record,type,type_raw,"
-	    "comment,n) VALUES(?1,?2,?3,?4,?5)",
-	[SQ_DKIM_INSERT] = "INSERT INTO record_dkim(record,domain,selector,"
-	    "result,result_raw,human_result,n) VALUES(?1,?2,?3,?4,?5,?6,?7)",
-	[SQ_SPF_INSERT] = "INSERT INTO record_spf(record,domain,scope,result,"
-	    "result_raw,human_result,n) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+	[SQ_RECORD_MAXID] = "SELECT max(id) FROM records",
 	[SQ_RECORDS_OF] = "SELECT source_ip,count,disposition,dkim_eval,"
 	    "spf_eval,header_from FROM records WHERE report=?1",
 	[SQ_DAILY_ADD] = "INSERT INTO daily(day,policy_domain,header_from,"
@@ -353,8 +343,36 @@ struct sq_dmap {
 	char *arena;
 	size_t alen, acap;
 };
+#define SQ_DAILY_ROWS 32        /* rows per multi-row daily upsert */
 #define SQ_DMAP_MAX 16384       /* keys before an early flush (~2 MiB) */
 #define SQ_DMAP_KEEP (4u << 20) /* keep a key arena up to 4 MiB */
+
+/*
+ * Rows of one table waiting to be inserted (struct sq_rows): the records of
+ * the open report and their reasons, DKIM and SPF results are copied here
+ * and written at store_report_end (or every SQ_ROWS_MAX records of a big
+ * report) with multi-row INSERTs of 32, 16, ... 1 rows: far fewer
+ * statements than one per row.  Record ids are given by us (max(id) + 1,
+ * read once per transaction, which holds the write lock).
+ */
+struct sq_val {
+	int64_t i;                  /* integer, or text offset in the arena */
+	uint32_t len;               /* text length */
+	uint8_t type;               /* SQ_V_NULL SQ_V_INT SQ_V_TEXT */
+};
+enum { SQ_V_NULL, SQ_V_INT, SQ_V_TEXT };
+#define SQ_ROWS_SIZES 6         /* statements of 1, 2, 4 ... 32 rows */
+struct sq_rows {
+	const char *head;           /* "INSERT INTO t(c1,...) VALUES" */
+	int ncol;
+	struct sq_val *v;           /* n * ncol values */
+	size_t n, cap;
+	sqlite3_stmt *stmt[SQ_ROWS_SIZES];
+};
+enum { SQ_T_RECORDS, SQ_T_REASONS, SQ_T_DKIM, SQ_T_SPF, SQ_T__COUNT };
+#define SQ_ROWS_MAX 256         /* records buffered before an early write */
+#define SQ_ROWS_ARENA_MAX (1u << 20)   /* or this much text */
+#define SQ_ROWS_ARENA_KEEP (1u << 20)  /* kept between reports */
 
 struct store_sqlite {
 	struct store base;
@@ -367,12 +385,22 @@ struct store_sqlite {
 	uint8_t *zbuf;              /* compression scratch */
 	size_t zcap;
 	struct sq_dmap dmap;
+	sqlite3_stmt *daily_multi;  /* SQ_DAILY_ROWS upserts in one statement */
+	struct sq_rows rows[SQ_T__COUNT];
+	char *rarena;               /* text of the buffered rows */
+	size_t ralen, racap;
+	int64_t next_record;        /* next records.id; 0 = read max(id) */
 };
 
 static const struct store_ops sq_ops;
 static int sq_dmap_flush(struct store_sqlite *s);
+struct sq_daily_key;
+static void sq_dmap_key(const struct sq_dmap *m, const struct sq_dent *e,
+    struct sq_daily_key *k, int64_t *day_out);
 static void sq_dmap_clear(struct store_sqlite *s);
 static void sq_dmap_free(struct sq_dmap *m);
+static void sq_rows_clear(struct store_sqlite *s);
+static int sq_rows_flush(struct store_sqlite *s);
 
 static void
 sq_str_set(struct sq_str *s, const char *v)
@@ -623,6 +651,14 @@ sq_free(struct store_sqlite *s)
 
 	for (i = 0; i < SQ__COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	sqlite3_finalize(s->daily_multi);
+	for (i = 0; i < SQ_T__COUNT; i++) {
+		size_t j;
+		for (j = 0; j < SQ_ROWS_SIZES; j++)
+			sqlite3_finalize(s->rows[i].stmt[j]);
+		free(s->rows[i].v);
+	}
+	free(s->rarena);
 	sqlite3_close_v2(s->db);
 	free(s->cur.org.p);
 	free(s->cur.domain.p);
@@ -662,6 +698,20 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	}
 	s = xcalloc(1, sizeof *s);
 	s->base.ops = &sq_ops;
+	s->rows[SQ_T_RECORDS].head = "INSERT INTO records(id,report,source_ip,"
+	    "count,disposition,dkim_eval,spf_eval,dmarc,header_from,"
+	    "envelope_from,envelope_to,disposition_raw,dkim_raw,spf_raw,"
+	    "source_ip_raw,extensions) VALUES";
+	s->rows[SQ_T_RECORDS].ncol = 16;
+	s->rows[SQ_T_REASONS].head = "INSERT INTO record_reasons(record,n,"
+	    "type,type_raw,comment) VALUES";
+	s->rows[SQ_T_REASONS].ncol = 5;
+	s->rows[SQ_T_DKIM].head = "INSERT INTO record_dkim(record,n,domain,"
+	    "selector,result,result_raw,human_result) VALUES";
+	s->rows[SQ_T_DKIM].ncol = 7;
+	s->rows[SQ_T_SPF].head = "INSERT INTO record_spf(record,n,domain,scope,"
+	    "result,result_raw,human_result) VALUES";
+	s->rows[SQ_T_SPF].ncol = 7;
 	s->readonly = readonly;
 	flags = (readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
@@ -719,7 +769,10 @@ sq_handle(struct store *st)
 static int
 sq_begin(struct store *st)
 {
-	return sq_run(sq(st), SQ_BEGIN, "begin");
+	struct store_sqlite *s = sq(st);
+
+	s->next_record = 0;     /* another process may have written */
+	return sq_run(s, SQ_BEGIN, "begin");
 }
 
 static int
@@ -753,6 +806,7 @@ sq_rollback(struct store *st)
 	s->cur.id = 0;
 	s->poisoned = 0;
 	sq_dmap_clear(s);
+	sq_rows_clear(s);
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return sq_run(s, SQ_ROLLBACK, "rollback");
@@ -1281,19 +1335,57 @@ struct sq_daily_key {
 	const char *disposition, *dkim, *spf;
 };
 
+/* binds one daily row to parameters at+1 .. at+9 */
+static void
+sq_bind_daily_at(sqlite3_stmt *stmt, int at, const struct sq_daily_key *k,
+    int64_t day, int64_t messages)
+{
+	sqlite3_bind_int64(stmt, at + 1, day);
+	sq_text(stmt, at + 2, k->domain);
+	sq_text(stmt, at + 3, k->header_from);
+	sq_text(stmt, at + 4, k->source_ip);
+	sq_text(stmt, at + 5, k->org);
+	sq_text(stmt, at + 6, k->disposition);
+	sq_text(stmt, at + 7, k->dkim);
+	sq_text(stmt, at + 8, k->spf);
+	sqlite3_bind_int64(stmt, at + 9, messages);
+}
+
 static void
 sq_bind_daily(sqlite3_stmt *stmt, const struct sq_daily_key *k, int64_t day,
     int64_t messages)
 {
-	sqlite3_bind_int64(stmt, 1, day);
-	sq_text(stmt, 2, k->domain);
-	sq_text(stmt, 3, k->header_from);
-	sq_text(stmt, 4, k->source_ip);
-	sq_text(stmt, 5, k->org);
-	sq_text(stmt, 6, k->disposition);
-	sq_text(stmt, 7, k->dkim);
-	sq_text(stmt, 8, k->spf);
-	sqlite3_bind_int64(stmt, 9, messages);
+	sq_bind_daily_at(stmt, 0, k, day, messages);
+}
+
+/* SQ_DAILY_ADD for SQ_DAILY_ROWS rows at once, prepared on first use */
+static sqlite3_stmt *
+sq_daily_multi(struct store_sqlite *s)
+{
+	static const char head[] = "INSERT INTO daily(day,policy_domain,"
+	    "header_from,source_ip,org_name,disposition,dkim_eval,spf_eval,"
+	    "messages) VALUES";
+	static const char row[] = "(?,?,?,?,?,?,?,?,?),";
+	static const char tail[] = " ON CONFLICT DO UPDATE SET "
+	    "messages=messages+excluded.messages";
+	char sql[sizeof head + SQ_DAILY_ROWS * (sizeof row - 1) + sizeof tail];
+	size_t at, i;
+	int rc;
+
+	if (s->daily_multi != NULL)
+		return s->daily_multi;
+	memcpy(sql, head, sizeof head - 1);
+	at = sizeof head - 1;
+	for (i = 0; i < SQ_DAILY_ROWS; i++, at += sizeof row - 1)
+		memcpy(sql + at, row, sizeof row - 1);
+	memcpy(sql + at - 1, tail, sizeof tail);  /* over the last comma */
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &s->daily_multi, NULL);
+	if (rc != SQLITE_OK) {
+		sq_fail(s, rc, "prepare");
+		s->daily_multi = NULL;
+	}
+	return s->daily_multi;
 }
 
 /* writes one delta to `daily`: upsert when > 0, decrement + prune when < 0 */
@@ -1472,40 +1564,72 @@ sq_dmap_flush(struct store_sqlite *s)
 {
 	struct sq_dmap *m = &s->dmap;
 	struct sq_daily_key k;
-	size_t i;
+	sqlite3_stmt *stmt;
+	int64_t day;
+	size_t i, n;
 	int rc = 0;
 
 	if (m->n == 0)
 		return 0;
 	qsort_r(m->ent, m->n, sizeof *m->ent, sq_dmap_cmp, m->arena);
 	for (i = 0; i < m->n && rc == 0; i++) {
-		const char *p = m->arena + m->ent[i].off;
-		uint64_t uday = 0;
-		size_t j;
-
+		if (m->ent[i].delta <= 0)
+			continue;
+		/* runs of SQ_DAILY_ROWS additions: one statement each */
+		for (n = 0; i + n < m->n && n < SQ_DAILY_ROWS; n++)
+			if (m->ent[i + n].delta <= 0)
+				break;
+		if (n < SQ_DAILY_ROWS)
+			continue;
+		if ((stmt = sq_daily_multi(s)) == NULL) {
+			rc = -1;
+			break;
+		}
+		for (n = 0; n < SQ_DAILY_ROWS; n++) {
+			sq_dmap_key(m, &m->ent[i + n], &k, &day);
+			sq_bind_daily_at(stmt, 9 * (int)n, &k, day,
+			    m->ent[i + n].delta);
+			m->ent[i + n].delta = 0;
+		}
+		rc = sq_done(s, stmt, "updating daily");
+		i += SQ_DAILY_ROWS - 1;
+	}
+	for (i = 0; i < m->n && rc == 0; i++) {
 		if (m->ent[i].delta == 0)
-			continue;   /* added and taken back in the same batch */
-		k.domain = p;
-		p += strlen(p) + 1;
-		for (j = 0; j < 8; j++)
-			uday = uday << 8 | (uint8_t)p[j];
-		p += 8;
-		k.source_ip = p;
-		p += strlen(p) + 1;
-		k.org = p;
-		p += strlen(p) + 1;
-		k.header_from = p;
-		p += strlen(p) + 1;
-		k.disposition = p;
-		p += strlen(p) + 1;
-		k.dkim = p;
-		p += strlen(p) + 1;
-		k.spf = p;
-		rc = sq_daily_put(s, &k, (int64_t)(uday ^ 0x8000000000000000ULL),
-		    m->ent[i].delta);
+			continue;   /* written above, or taken back */
+		sq_dmap_key(m, &m->ent[i], &k, &day);
+		rc = sq_daily_put(s, &k, day, m->ent[i].delta);
 	}
 	sq_dmap_clear(s);
 	return rc;
+}
+
+/* the row key of a map entry; the strings point into the arena */
+static void
+sq_dmap_key(const struct sq_dmap *m, const struct sq_dent *e,
+    struct sq_daily_key *k, int64_t *day_out)
+{
+	const char *p = m->arena + e->off;
+	uint64_t uday = 0;
+	size_t j;
+
+	k->domain = p;
+	p += strlen(p) + 1;
+	for (j = 0; j < 8; j++)
+		uday = uday << 8 | (uint8_t)p[j];
+	p += 8;
+	k->source_ip = p;
+	p += strlen(p) + 1;
+	k->org = p;
+	p += strlen(p) + 1;
+	k->header_from = p;
+	p += strlen(p) + 1;
+	k->disposition = p;
+	p += strlen(p) + 1;
+	k->dkim = p;
+	p += strlen(p) + 1;
+	k->spf = p;
+	*day_out = (int64_t)(uday ^ 0x8000000000000000ULL);
 }
 
 /*
@@ -1565,6 +1689,150 @@ sq_daily_apply_report(struct store_sqlite *s, int64_t report, const char *org,
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "reading records");
 }
 
+/* ---- buffered rows (struct sq_rows) --------------------------------- */
+
+static void
+sq_rows_clear(struct store_sqlite *s)
+{
+	size_t i;
+
+	for (i = 0; i < SQ_T__COUNT; i++)
+		s->rows[i].n = 0;
+	s->ralen = 0;
+	if (s->racap > SQ_ROWS_ARENA_KEEP) {
+		free(s->rarena);
+		s->rarena = NULL;
+		s->racap = 0;
+	}
+}
+
+/* room for one more row of table t; returns its values */
+static struct sq_val *
+sq_rows_add(struct store_sqlite *s, int t)
+{
+	struct sq_rows *r = &s->rows[t];
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->v = xrealloc(r->v, r->cap * (size_t)r->ncol * sizeof *r->v);
+	}
+	return &r->v[r->n++ * (size_t)r->ncol];
+}
+
+static void
+sq_val_int(struct sq_val *v, int64_t i)
+{
+	v->type = SQ_V_INT;
+	v->i = i;
+}
+
+/* copies t (NULL stays NULL) into the arena */
+static void
+sq_val_text(struct store_sqlite *s, struct sq_val *v, const char *t)
+{
+	size_t n;
+
+	if (t == NULL) {
+		v->type = SQ_V_NULL;
+		return;
+	}
+	n = strlen(t);
+	if (s->ralen + n + 1 > s->racap) {
+		s->racap = s->ralen + n + 1 < 65536 ? 65536 :
+		    (s->ralen + n + 1) * 2;
+		s->rarena = xrealloc(s->rarena, s->racap);
+	}
+	memcpy(s->rarena + s->ralen, t, n + 1);
+	v->type = SQ_V_TEXT;
+	v->i = (int64_t)s->ralen;
+	v->len = (uint32_t)n;
+	s->ralen += n + 1;
+}
+
+/* the INSERT of table t for 2^k rows, prepared on first use */
+static sqlite3_stmt *
+sq_rows_stmt(struct store_sqlite *s, int t, int k)
+{
+	struct sq_rows *r = &s->rows[t];
+	size_t nrow = (size_t)1 << k, at, i, j, hl = strlen(r->head);
+	char *sql;
+	int rc;
+
+	if (r->stmt[k] != NULL)
+		return r->stmt[k];
+	sql = xmalloc(hl + nrow * (2 * (size_t)r->ncol + 2) + 1);
+	memcpy(sql, r->head, hl);
+	at = hl;
+	for (i = 0; i < nrow; i++) {
+		sql[at++] = i ? ',' : ' ';
+		sql[at++] = '(';
+		for (j = 0; j < (size_t)r->ncol; j++) {
+			sql[at++] = j ? ',' : '?';
+			if (j)
+				sql[at++] = '?';
+		}
+		sql[at++] = ')';
+	}
+	sql[at] = '\0';
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &r->stmt[k], NULL);
+	free(sql);
+	if (rc != SQLITE_OK) {
+		sq_fail(s, rc, "prepare");
+		r->stmt[k] = NULL;
+	}
+	return r->stmt[k];
+}
+
+/* inserts the buffered rows of table t, 32, 16, ... 1 per statement */
+static int
+sq_rows_write(struct store_sqlite *s, int t)
+{
+	struct sq_rows *r = &s->rows[t];
+	const struct sq_val *v = r->v;
+	size_t left = r->n, nrow, i;
+	sqlite3_stmt *stmt;
+	int k, rc;
+
+	while (left > 0) {
+		for (k = SQ_ROWS_SIZES - 1; ((size_t)1 << k) > left; k--)
+			;
+		nrow = (size_t)1 << k;
+		if ((stmt = sq_rows_stmt(s, t, k)) == NULL)
+			return -1;
+		for (i = 0; i < nrow * (size_t)r->ncol; i++, v++) {
+			if (v->type == SQ_V_INT)
+				sqlite3_bind_int64(stmt, (int)i + 1, v->i);
+			else if (v->type == SQ_V_TEXT)
+				sqlite3_bind_text(stmt, (int)i + 1,
+				    s->rarena + v->i, (int)v->len,
+				    SQLITE_STATIC);
+			else
+				sqlite3_bind_null(stmt, (int)i + 1);
+		}
+		if ((rc = sq_done(s, stmt, "storing records")) != 0)
+			return rc;
+		left -= nrow;
+	}
+	return 0;
+}
+
+/*
+ * Writes the buffered rows (records before the rows that refer to them)
+ * and empties the buffers.  A failure leaves part of them written: the
+ * caller poisons the batch.
+ */
+static int
+sq_rows_flush(struct store_sqlite *s)
+{
+	int t, rc = 0;
+
+	for (t = 0; t < SQ_T__COUNT && rc == 0; t++)
+		rc = sq_rows_write(s, t);
+	sq_rows_clear(s);
+	return rc;
+}
+
 /* a write failed half way through a report of a batch: see the top */
 static int
 sq_poison(struct store_sqlite *s, int rc)
@@ -1590,7 +1858,13 @@ sq_cur_discard(struct store_sqlite *s)
 	if (s->cur.own_txn) {
 		s->cur.own_txn = 0;
 		sq_dmap_clear(s);
+		sq_rows_clear(s);
 		return sq_run(s, SQ_ROLLBACK, "report rollback");
+	}
+	/* the buffered rows first: the undo reads the records back */
+	if ((rc = sq_rows_flush(s)) != 0) {
+		s->poisoned = 1;
+		return rc;
 	}
 	rc = sq_daily_apply_report(s, id, s->cur.org.p, s->cur.domain.p,
 	    s->cur.begin, s->cur.end, -1, &capped);
@@ -1646,6 +1920,8 @@ sq_report_begin(struct store *st, const struct report *hdr, int64_t raw_id,
 	if ((stmt = sq_get(s, SQ_REPORT_INSERT)) == NULL)
 		return -1;
 	s->cur.own_txn = sqlite3_get_autocommit(s->db);
+	if (s->cur.own_txn)
+		s->next_record = 0;
 	if (s->cur.own_txn && (rc = sq_run(s, SQ_BEGIN, "begin")) != 0) {
 		s->cur.own_txn = 0;
 		return rc;
@@ -1719,6 +1995,7 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	struct store_sqlite *s = sq(st);
 	sqlite3_stmt *stmt;
 	struct sq_daily_key k;
+	struct sq_val *v;
 	int64_t rid;
 	size_t i;
 	int rc, capped;
@@ -1737,67 +2014,67 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	k.dkim = sq_or(rec->dkim, REPORT_UNKNOWN);
 	k.spf = sq_or(rec->spf, REPORT_UNKNOWN);
 
-	if ((stmt = sq_get(s, SQ_RECORD_INSERT)) == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, report);
-	sq_text(stmt, 2, k.source_ip);
-	sqlite3_bind_int64(stmt, 3, (int64_t)rec->count);
-	sq_text(stmt, 4, k.disposition);
-	sq_text(stmt, 5, k.dkim);
-	sq_text(stmt, 6, k.spf);
-	sq_text(stmt, 7, sq_dmarc(k.dkim, k.spf));
-	sq_text(stmt, 8, k.header_from);
-	sq_text(stmt, 9, rec->envelope_from);
-	sq_text(stmt, 10, rec->envelope_to);
-	sq_text(stmt, 11, rec->disposition_raw);
-	sq_text(stmt, 12, rec->dkim_raw);
-	sq_text(stmt, 13, rec->spf_raw);
-	sq_text(stmt, 14, rec->source_ip_raw);
-	sq_text(stmt, 15, rec->extensions);
-	if ((rc = sq_done(s, stmt, "storing record")) != 0)
-		return sq_poison(s, rc);
-	rid = sqlite3_last_insert_rowid(s->db);
-
-	if (rec->n_reasons && (stmt = sq_get(s, SQ_REASON_INSERT)) == NULL)
-		return sq_poison(s, -1);
+	if (s->next_record == 0) {
+		/* first record of the transaction: ids go on from max(id) */
+		if ((stmt = sq_get(s, SQ_RECORD_MAXID)) == NULL)
+			return -1;
+		if ((rc = sq_one_id(s, stmt, &rid, "reading records")) != 0)
+			return rc;
+		s->next_record = rid + 1;
+	}
+	rid = s->next_record++;
+	v = sq_rows_add(s, SQ_T_RECORDS);
+	sq_val_int(&v[0], rid);
+	sq_val_int(&v[1], report);
+	sq_val_text(s, &v[2], k.source_ip);
+	sq_val_int(&v[3], (int64_t)rec->count);
+	sq_val_text(s, &v[4], k.disposition);
+	sq_val_text(s, &v[5], k.dkim);
+	sq_val_text(s, &v[6], k.spf);
+	sq_val_text(s, &v[7], sq_dmarc(k.dkim, k.spf));
+	sq_val_text(s, &v[8], k.header_from);
+	sq_val_text(s, &v[9], rec->envelope_from);
+	sq_val_text(s, &v[10], rec->envelope_to);
+	sq_val_text(s, &v[11], rec->disposition_raw);
+	sq_val_text(s, &v[12], rec->dkim_raw);
+	sq_val_text(s, &v[13], rec->spf_raw);
+	sq_val_text(s, &v[14], rec->source_ip_raw);
+	sq_val_text(s, &v[15], rec->extensions);
 	for (i = 0; i < rec->n_reasons; i++) {
 		const struct report_reason *r = &rec->reasons[i];
-		sqlite3_bind_int64(stmt, 1, rid);
-		sq_text(stmt, 2, sq_or(r->type, "other"));
-		sq_text(stmt, 3, r->type_raw);
-		sq_text(stmt, 4, r->comment);
-		sqlite3_bind_int64(stmt, 5, (int64_t)i);
-		if ((rc = sq_done(s, stmt, "storing reason")) != 0)
-			return sq_poison(s, rc);
+		v = sq_rows_add(s, SQ_T_REASONS);
+		sq_val_int(&v[0], rid);
+		sq_val_int(&v[1], (int64_t)i);
+		sq_val_text(s, &v[2], sq_or(r->type, "other"));
+		sq_val_text(s, &v[3], r->type_raw);
+		sq_val_text(s, &v[4], r->comment);
 	}
-	if (rec->n_dkim && (stmt = sq_get(s, SQ_DKIM_INSERT)) == NULL)
-		return sq_poison(s, -1);
 	for (i = 0; i < rec->n_dkim; i++) {
 		const struct report_dkim *d = &rec->dkim_results[i];
-		sqlite3_bind_int64(stmt, 1, rid);
-		sq_text(stmt, 2, d->domain);
-		sq_text(stmt, 3, d->selector);
-		sq_text(stmt, 4, sq_or(d->result, REPORT_UNKNOWN));
-		sq_text(stmt, 5, d->result_raw);
-		sq_text(stmt, 6, d->human_result);
-		sqlite3_bind_int64(stmt, 7, (int64_t)i);
-		if ((rc = sq_done(s, stmt, "storing dkim result")) != 0)
-			return sq_poison(s, rc);
+		v = sq_rows_add(s, SQ_T_DKIM);
+		sq_val_int(&v[0], rid);
+		sq_val_int(&v[1], (int64_t)i);
+		sq_val_text(s, &v[2], d->domain);
+		sq_val_text(s, &v[3], d->selector);
+		sq_val_text(s, &v[4], sq_or(d->result, REPORT_UNKNOWN));
+		sq_val_text(s, &v[5], d->result_raw);
+		sq_val_text(s, &v[6], d->human_result);
 	}
-	if (rec->n_spf && (stmt = sq_get(s, SQ_SPF_INSERT)) == NULL)
-		return sq_poison(s, -1);
 	for (i = 0; i < rec->n_spf; i++) {
 		const struct report_spf *p = &rec->spf_results[i];
-		sqlite3_bind_int64(stmt, 1, rid);
-		sq_text(stmt, 2, p->domain);
-		sq_text(stmt, 3, p->scope);
-		sq_text(stmt, 4, sq_or(p->result, REPORT_UNKNOWN));
-		sq_text(stmt, 5, p->result_raw);
-		sq_text(stmt, 6, p->human_result);
-		sqlite3_bind_int64(stmt, 7, (int64_t)i);
-		if ((rc = sq_done(s, stmt, "storing spf result")) != 0)
-			return sq_poison(s, rc);
+		v = sq_rows_add(s, SQ_T_SPF);
+		sq_val_int(&v[0], rid);
+		sq_val_int(&v[1], (int64_t)i);
+		sq_val_text(s, &v[2], p->domain);
+		sq_val_text(s, &v[3], p->scope);
+		sq_val_text(s, &v[4], sq_or(p->result, REPORT_UNKNOWN));
+		sq_val_text(s, &v[5], p->result_raw);
+		sq_val_text(s, &v[6], p->human_result);
 	}
+	/* a big report is written SQ_ROWS_MAX records at a time */
+	if ((s->rows[SQ_T_RECORDS].n >= SQ_ROWS_MAX ||
+	    s->ralen >= SQ_ROWS_ARENA_MAX) && (rc = sq_rows_flush(s)) != 0)
+		return sq_poison(s, rc);
 	rc = sq_daily_apply(s, &k, s->cur.begin, s->cur.end, rec->count, 1,
 	    &capped);
 	if (rc != 0)
@@ -1896,6 +2173,8 @@ sq_report_end(struct store *st, int64_t report, const struct report *final,
 	if (report == 0 || report != s->cur.id)
 		return store_seterr(st, "report_end: report %lld is not open",
 		    (long long)report);
+	if ((rc = sq_rows_flush(s)) != 0)
+		return sq_poison(s, rc);
 	if (content_hash == NULL)
 		content_hash = zero;
 	sq_str_key(&s->key2, sq_or(final->org_name, ""),
