@@ -21,10 +21,14 @@
  * (repeated ones are counted into one line).
  */
 #include <expat.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lib/arena.h"
 #include "lib/ipaddr.h"
@@ -1176,17 +1180,40 @@ agg_entity_decl(void *ud, const XML_Char *name, int is_param,
 	agg_fail(ud, "entity declarations not allowed");
 }
 
+/*
+ * One random hash salt per process for every expat parser: expat would
+ * otherwise ask the kernel for fresh randomness at each document.  The salt
+ * only has to be unknown to whoever writes the input.
+ */
+static pthread_once_t agg_salt_once = PTHREAD_ONCE_INIT;
+static unsigned long agg_salt;
+
+static void
+agg_salt_init(void)
+{
+	unsigned long v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+		v = (unsigned long)time(NULL) * 2654435761UL ^
+		    (unsigned long)getpid() ^ (unsigned long)(uintptr_t)&v;
+	agg_salt = v != 0 ? v : 1;
+}
+
 static int
 agg_new_parser(struct aggregate *a)
 {
-	if (a->xp != NULL)
-		XML_ParserFree(a->xp);
 	/* The filter hands over UTF-8 whatever the document declared. */
-	a->xp = XML_ParserCreate("UTF-8");
+	if (a->xp == NULL || !XML_ParserReset(a->xp, "UTF-8")) {
+		if (a->xp != NULL)
+			XML_ParserFree(a->xp);
+		a->xp = XML_ParserCreate("UTF-8");
+	}
 	if (a->xp == NULL) {
 		agg_fail(a, "cannot create XML parser");
 		return -1;
 	}
+	pthread_once(&agg_salt_once, agg_salt_init);
+	XML_SetHashSalt(a->xp, agg_salt);
 	XML_SetUserData(a->xp, a);
 	XML_SetElementHandler(a->xp, agg_start, agg_end);
 	XML_SetCharacterDataHandler(a->xp, agg_chars);
@@ -1314,43 +1341,17 @@ agg_parse(struct aggregate *a, const char *s, size_t n, int final)
 
 /* ---- public API ------------------------------------------------------- */
 
-struct aggregate *
-aggregate_new(const struct limits *lim, const struct aggregate_cb *cb,
-    void *ctx)
+/*
+ * A parser object kept per thread after aggregate_free(), so that a stream
+ * of small documents reuses its buffers, arenas and expat instance instead
+ * of allocating them again for every document.
+ */
+static pthread_once_t agg_spare_once = PTHREAD_ONCE_INIT;
+static pthread_key_t agg_spare_key;
+
+static void
+agg_destroy(struct aggregate *a)
 {
-	struct aggregate *a = xcalloc(1, sizeof(*a));
-
-	a->lim = *lim;
-	if (a->lim.max_text == 0)
-		a->lim.max_text = 1;
-	if (a->lim.max_xml_depth == 0)
-		a->lim.max_xml_depth = 1;
-	if (cb != NULL)
-		a->cb = *cb;
-	a->ctx = ctx;
-	arena_init(&a->harena, 4096);
-	arena_init(&a->rarena, 4096);
-	a->stack_cap = a->lim.max_xml_depth + 2;
-	a->stack = xcalloc(a->stack_cap, sizeof(*a->stack));
-	a->filter = aggregate_filter_new(a->lim.max_xml_depth,
-	    agg_filter_warn, a);
-	a->rep.begin = a->rep.end = -1;
-	a->rep.policy.pct = -1;
-	a->rec.reasons = NULL;
-	if (agg_new_parser(a) < 0) {
-		/* Out of memory inside expat: report it at the first feed. */
-		a->halted = 1;
-	}
-	return a;
-}
-
-void
-aggregate_free(struct aggregate **ap)
-{
-	struct aggregate *a = *ap;
-
-	if (a == NULL)
-		return;
 	if (a->xp != NULL)
 		XML_ParserFree(a->xp);
 	aggregate_filter_free(&a->filter);
@@ -1365,7 +1366,131 @@ aggregate_free(struct aggregate **ap)
 	free((void *)a->rep.warnings);
 	free((void *)a->rep.errors);
 	free(a);
+}
+
+static void
+agg_spare_dtor(void *p)
+{
+	agg_destroy(p);
+}
+
+static void
+agg_spare_key_init(void)
+{
+	pthread_key_create(&agg_spare_key, agg_spare_dtor);
+}
+
+/*
+ * Makes a (new or used) parser object ready for a new document, keeping
+ * what it allocated: expat, the filter, arenas, stacks and arrays.
+ */
+static void
+agg_setup(struct aggregate *a, const struct limits *lim,
+    const struct aggregate_cb *cb, void *ctx)
+{
+	XML_Parser xp = a->xp;
+	struct aggregate_filter *filter = a->filter;
+	struct arena harena = a->harena, rarena = a->rarena;
+	struct agg_frame *stack = a->stack;
+	unsigned stack_cap = a->stack_cap;
+	struct agg_buf text = a->text, cap = a->cap;
+	struct report_reason *reasons = a->rec.reasons;
+	struct report_dkim *dkim = a->rec.dkim_results;
+	struct report_spf *spf = a->rec.spf_results;
+	size_t cap_reasons = a->cap_reasons, cap_dkim = a->cap_dkim;
+	size_t cap_spf = a->cap_spf, warn_cap = a->warn_cap;
+	size_t err_cap = a->err_cap;
+	const char **warnings = a->rep.warnings, **errors = a->rep.errors;
+
+	memset(a, 0, sizeof(*a));
+	a->xp = xp;
+	a->harena = harena;
+	a->rarena = rarena;
+	arena_reset(&a->harena);
+	arena_reset(&a->rarena);
+	a->text = text;
+	a->text.len = 0;
+	a->cap = cap;
+	a->cap.len = 0;
+	a->rec.reasons = reasons;
+	a->rec.dkim_results = dkim;
+	a->rec.spf_results = spf;
+	a->cap_reasons = cap_reasons;
+	a->cap_dkim = cap_dkim;
+	a->cap_spf = cap_spf;
+	a->rep.warnings = warnings;
+	a->warn_cap = warn_cap;
+	a->rep.errors = errors;
+	a->err_cap = err_cap;
+
+	a->lim = *lim;
+	if (a->lim.max_text == 0)
+		a->lim.max_text = 1;
+	if (a->lim.max_xml_depth == 0)
+		a->lim.max_xml_depth = 1;
+	if (cb != NULL)
+		a->cb = *cb;
+	a->ctx = ctx;
+	a->stack_cap = a->lim.max_xml_depth + 2;
+	if (stack == NULL || stack_cap != a->stack_cap) {
+		free(stack);
+		stack = xcalloc(a->stack_cap, sizeof(*a->stack));
+	}
+	a->stack = stack;
+	if (filter == NULL)
+		filter = aggregate_filter_new(a->lim.max_xml_depth,
+		    agg_filter_warn, a);
+	else
+		aggregate_filter_reset(filter, a->lim.max_xml_depth,
+		    agg_filter_warn, a);
+	a->filter = filter;
+	a->rep.begin = a->rep.end = -1;
+	a->rep.policy.pct = -1;
+	if (agg_new_parser(a) < 0) {
+		/* Out of memory inside expat: report it at the first feed. */
+		a->halted = 1;
+	}
+}
+
+struct aggregate *
+aggregate_new(const struct limits *lim, const struct aggregate_cb *cb,
+    void *ctx)
+{
+	struct aggregate *a;
+
+	pthread_once(&agg_spare_once, agg_spare_key_init);
+	a = pthread_getspecific(agg_spare_key);
+	if (a != NULL) {
+		pthread_setspecific(agg_spare_key, NULL);
+	} else {
+		a = xcalloc(1, sizeof(*a));
+		arena_init(&a->harena, 4096);
+		arena_init(&a->rarena, 4096);
+	}
+	agg_setup(a, lim, cb, ctx);
+	return a;
+}
+
+void
+aggregate_reset(struct aggregate *a, const struct limits *lim,
+    const struct aggregate_cb *cb, void *ctx)
+{
+	agg_setup(a, lim, cb, ctx);
+}
+
+void
+aggregate_free(struct aggregate **ap)
+{
+	struct aggregate *a = *ap;
+
+	if (a == NULL)
+		return;
 	*ap = NULL;
+	pthread_once(&agg_spare_once, agg_spare_key_init);
+	if (a->xp != NULL && pthread_getspecific(agg_spare_key) == NULL &&
+	    pthread_setspecific(agg_spare_key, a) == 0)
+		return;
+	agg_destroy(a);
 }
 
 static int

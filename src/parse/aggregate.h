@@ -45,7 +45,19 @@ int aggregate_feed(struct aggregate *a, const void *buf, size_t len,
  */
 int aggregate_finish(struct aggregate *a, const struct report **out,
     char *err, size_t errlen);
+/*
+ * Ends the parser's life (accepts NULL; nulls the pointer).  The object is
+ * kept for the next aggregate_new() in the same thread, so a stream of
+ * small documents costs no parser set-up each.
+ */
 void aggregate_free(struct aggregate **a);
+/*
+ * Makes a ready for a new document with new limits, callbacks and ctx, as
+ * if freed and made again but keeping its memory (expat, buffers).  The
+ * report of the previous document is gone.
+ */
+void aggregate_reset(struct aggregate *a, const struct limits *lim,
+    const struct aggregate_cb *cb, void *ctx);
 
 /* Convenience: parse a whole buffer, collecting nothing (used by fuzzers). */
 int aggregate_parse_buffer(const struct limits *lim, const void *buf,

@@ -1285,6 +1285,34 @@ aggregate_filter_free(struct aggregate_filter **fp)
 	*fp = NULL;
 }
 
+void
+aggregate_filter_reset(struct aggregate_filter *f, unsigned max_depth,
+    aggregate_filter_warn_fn warn, void *ctx)
+{
+	struct fbuf head = f->head, w = f->w, o = f->o, names = f->names;
+	struct fbuf pending = f->pending;
+	size_t *off = f->off;
+	unsigned old_depth = f->max_depth;
+
+	memset(f, 0, sizeof(*f));
+	f->max_depth = max_depth ? max_depth : 1;
+	f->warn = warn;
+	f->ctx = ctx;
+	if (f->max_depth != old_depth) {
+		free(off);
+		off = xcalloc(f->max_depth + 2, sizeof(*off));
+	}
+	f->off = off;
+	f->head = head;
+	f->w = w;
+	f->o = o;
+	f->names = names;
+	f->pending = pending;
+	f->head.len = f->w.len = f->o.len = 0;
+	f->names.len = f->pending.len = 0;
+	f->text_start = NOHOLD;
+}
+
 /* Moves the text run held back at the end of the last push to the front. */
 static void
 filter_unhold(struct aggregate_filter *f)
@@ -1320,7 +1348,7 @@ filter_run(struct aggregate_filter *f, const void *in, size_t len, int final,
 		filter_decode(f, f->head.len > skip ?
 		    (const unsigned char *)f->head.p + skip :
 		    (const unsigned char *)"", f->head.len - skip, final);
-		fbuf_free(&f->head);
+		f->head.len = 0;
 	} else {
 		filter_decode(f, in, len, final);
 	}

@@ -33,6 +33,9 @@ typedef void (*aggregate_filter_warn_fn)(void *ctx, const char *msg);
 struct aggregate_filter *aggregate_filter_new(unsigned max_depth,
     aggregate_filter_warn_fn warn, void *ctx);
 void aggregate_filter_free(struct aggregate_filter **f);
+/* Ready for a new document, keeping the buffers. */
+void aggregate_filter_reset(struct aggregate_filter *f, unsigned max_depth,
+    aggregate_filter_warn_fn warn, void *ctx);
 
 /*
  * Consumes in[0..len) and points *out at repaired UTF-8 to hand to expat
