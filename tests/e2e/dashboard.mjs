@@ -3,8 +3,12 @@
 // on a fixture database (tests/integration/web_e2e.sh starts both).
 //
 // Every view in English and Japanese; filters, sorting and drill-downs;
-// upload; hostile report values (HTML/JS in org_name, report_id, domains)
-// must show as text and never run; no console errors; no CSP violations.
+// upload; hostile report values (HTML/JS in org_name, report_id, domains,
+// PTR names, AS names) must show as text and never run; no console errors;
+// no CSP violations.  Sender intelligence: the Senders view (sections,
+// expandable groups, world map, rules), classified Sources (class filter,
+// host / group / service / ASN / country / reason), the Readiness panel,
+// and approving a source changes its class at once.
 // Env: BASE_URL, FIXTURES (tests/fixtures/web), SCREENSHOTS (dir, optional),
 // CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
@@ -77,6 +81,22 @@ async function safety(where) {
 
 async function api(path) {
   return page.evaluate(async (p) => (await fetch('/api/' + p)).json(), path);
+}
+async function apiSend(method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const r = await fetch('/api/' + p, { method: m, headers: { 'X-Dmarcstat-Action': '1', 'Content-Type': 'application/json' },
+      body: b === null ? undefined : JSON.stringify(b) });
+    return { status: r.status, body: await r.json() };
+  }, [method, path, body ?? null]);
+}
+async function rowClass(ip) {
+  return page.$$eval('main table.data tbody tr', (trs, want) => {
+    for (const tr of trs) {
+      const a = tr.querySelector('[data-col=ip] a');
+      if (a && a.textContent === want) return tr.querySelector('[data-col=class] .badge')?.dataset.class ?? null;
+    }
+    return null;
+  }, ip);
 }
 
 for (const lang of ['en', 'ja']) {
@@ -152,6 +172,80 @@ for (const lang of ['en', 'ja']) {
     check('raw XML download', (await dl.suggestedFilename()).startsWith('report-'), await dl.suggestedFilename());
   }
 
+  // Senders: sections, groups, class breakdown, world map, rules.
+  await open('#/senders?' + RANGE);
+  check(`${lang} senders: title`, (await text('main h1')) === L('Senders', '送信者'));
+  check(`${lang} senders: in the navigation`, (await text('#nav')).includes(L('Senders', '送信者')));
+  const secs = await page.$$eval('main section.sender-section', (ss) => ss.map((x) => x.id));
+  check(`${lang} senders: own, services, forwarders, others`, ['section-own', 'section-services', 'section-forwarders', 'section-others'].every((x) => secs.includes(x)), secs.join(','));
+  check(`${lang} senders: own servers group`, (await text('#section-own')).includes('example.com'));
+  check(`${lang} senders: ESP named`, (await text('#section-services')).includes('SendGrid'));
+  check(`${lang} senders: forwarder named`, (await text('#section-forwarders')).includes('Forward Email'));
+  check(`${lang} senders: class bars`, (await page.$$('main svg.cls-bar rect')).length >= 4);
+  await page.waitForSelector('#world-map svg.world-map path.country');
+  const mapped = await page.$$eval('#world-map path.country[data-cc]', (ps) => ps.map((p) => p.dataset.cc + ':' + p.getAttribute('class')));
+  check(`${lang} senders: world map shades source countries`, ['JP', 'US', 'DE', 'CN', 'BR'].every((c) => mapped.some((m) => m.startsWith(c + ':country lvl') && !m.includes('lvl0'))), mapped.join(' '));
+  check(`${lang} senders: spoofing countries outlined`, mapped.some((m) => m.startsWith('CN:') && m.includes('spoof')), mapped.join(' '));
+  check(`${lang} senders: countries table named in the language`, (await text('#map-card table')).includes(L('Japan', '日本')));
+  await page.click('#section-services button.expand');
+  await page.waitForSelector('#section-services .group-sources table.data');
+  check(`${lang} senders: group expands to its sources`, (await text('#section-services .group-sources')).includes('203.0.113.5'));
+  await safety(`${lang} senders`);
+  await shot(`senders-${lang}`);
+  await page.evaluate(() => document.getElementById('map-card').scrollIntoView());
+  await shot(`map-${lang}`);
+  await page.evaluate(() => { document.body.dataset.ready = '0'; });
+  await page.focus('#world-map path.country[data-cc="JP"]');   // keyboard: small islands are hard to hit
+  await page.keyboard.press('Enter');
+  await waitRoute();
+  check(`${lang} map: a country opens its sources`, page.url().includes('country=JP') &&
+    (await page.$$eval('main table.data tbody [data-col=country]', (tds) => tds.length > 0 && tds.every((td) => td.textContent.startsWith('JP')))), page.url());
+
+  // Sources: classified columns, class filter, hostile DNS values as text.
+  await open('#/sources?' + RANGE);
+  const srcText = await text('main table.data');
+  check(`${lang} sources: host names`, srcText.includes('mail.example.com') && srcText.includes('o1.ptr4021.sendgrid.net'));
+  check(`${lang} sources: ASN and country`, srcText.includes('AS11377') && srcText.includes(L('United States', 'アメリカ合衆国')));
+  check(`${lang} sources: hostile PTR and AS name shown as text`, srcText.includes('<img src=x onerror=window.__pwned=5>.evil.example') &&
+    srcText.includes('<script>window.__pwned=6</script>Evil AS'));
+  const reason = await text('main table.data tbody tr:first-child [data-col=reason]');
+  check(`${lang} sources: reason in the language`, lang === 'en' ? /DKIM/.test(reason) && !/[\u3040-\u30ff]/.test(reason) : /[\u3040-\u30ff]/.test(reason), reason);
+  await safety(`${lang} sources`);
+  await click('#class-filter a[data-class="spoofing"]');
+  check(`${lang} sources: class filter in URL`, page.url().includes('class=spoofing'), page.url());
+  const classes = await page.$$eval('main table.data tbody [data-col=class] .badge', (bs) => bs.map((b) => b.dataset.class));
+  check(`${lang} sources: only spoofing rows`, classes.length > 0 && classes.every((c) => c === 'spoofing'), classes.join(','));
+  check(`${lang} sources: class chip counts`, /\d/.test(await text('#class-filter a[data-class="spoofing"] .count')));
+  await shot(`sources-class-${lang}`);
+
+  // Readiness panel before any rule.
+  await open('#/domain/example.com?' + RANGE);
+  check(`${lang} readiness: panel`, !!(await page.$('#readiness')));
+  check(`${lang} readiness: verdict`, (await text('#readiness-verdict')).length > 10, await text('#readiness-verdict'));
+  check(`${lang} readiness: simulation counts forwarded apart`, (await text('#readiness table')).includes(L('Forwarded', '転送')));
+  check(`${lang} readiness: checklist`, (await page.$$('#readiness-checklist li')).length >= 5);
+
+  // Approve the ESP without aligned DKIM: spoofing -> misconfigured at once,
+  // the readiness verdict names it, then remove the rule again.
+  await open('#/sources?domain=example.com&' + RANGE);
+  check(`${lang} approve: before`, (await rowClass('198.51.100.25')) === 'spoofing', await rowClass('198.51.100.25'));
+  await click('button[data-approve="198.51.100.25"]');
+  await page.waitForFunction(() => [...document.querySelectorAll('main table.data tbody tr')].some((tr) =>
+    tr.querySelector('[data-col=ip] a')?.textContent === '198.51.100.25' && tr.querySelector('[data-col=class] .badge')?.dataset.class === 'misconfigured'));
+  check(`${lang} approve: class changed to misconfigured`, (await rowClass('198.51.100.25')) === 'misconfigured');
+  await open('#/domain/example.com?' + RANGE);
+  check(`${lang} approve: readiness lists the hit source`, (await text('#readiness-hit')).includes('198.51.100.25'));
+  check(`${lang} approve: verdict not ready`, (await page.getAttribute('#readiness-verdict', 'data-verdict')) === 'not_ready');
+  check(`${lang} approve: next step names DKIM`, (await text('#readiness-steps')).includes('DKIM'));
+  await safety(`${lang} domain readiness`);
+  await shot(`readiness-${lang}`);
+  await open('#/source/198.51.100.25?' + RANGE);
+  check(`${lang} source: classification card`, (await text('#source-intel')).includes(L('Misconfigured', '設定不備')));
+  await open('#/senders?' + RANGE);
+  check(`${lang} rules: listed`, (await text('main')).includes('198.51.100.25'));
+  await click('button[data-remove-rule]');
+  check(`${lang} rules: removed`, (await api('rules')).rules.length === 0);
+
   // Reporters: the silent one is flagged.
   await open('#/reporters?' + RANGE);
   const silent = await page.$$eval('main tr.is-silent [data-col=reporter]', (tds) => tds.map((t) => t.textContent));
@@ -205,6 +299,15 @@ await select('#pref-tz', 'UTC');
 check('time zone selectable', (await text('#foot-note')).includes('UTC'));
 
 check('no console errors or warnings', problems.length === 0, problems.join(' | '));
+
+// After the console check: the browser logs refused requests as errors.
+// Rule changes need the dashboard's header and a JSON body.
+const noHeader = await page.evaluate(async () => (await fetch('/api/rules', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({ action: 'approve', kind: 'ip', pattern: '192.0.2.1' }) })).status);
+check('rule change without the header refused', noHeader === 403, String(noHeader));
+const bad = await apiSend('POST', 'rules', { action: 'approve', kind: 'ip', pattern: 'not an ip' });
+check('bad rule refused with a reason', bad.status === 400 && bad.body.error.message.length > 0, JSON.stringify(bad));
+
 await ctx.close();
 rmSync(profile, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);

@@ -1,7 +1,7 @@
 // app.js - the dashboard shell: hash router, shared filters, navigation,
 // language and time-zone preferences.  One module per view in views/; a
-// view exports {name, nav, filters, render(ctx)}.  To add a view (e.g.
-// sender intelligence), write views/NAME.js and list it in VIEWS below.
+// view exports {name, nav, filters, render(ctx)}.  To add a view, write
+// views/NAME.js and list it in VIEWS below.
 //
 // URLs keep every filter, so a link can be shared:
 //   #/VIEW[/ARG]?range=30|7|90|365|custom&from=YYYY-MM-DD&to=YYYY-MM-DD
@@ -15,6 +15,7 @@ import { resolveRange, validYmd } from './time.js';
 
 import overview from './views/overview.js';
 import domain from './views/domain.js';
+import senders from './views/senders.js';
 import sources from './views/sources.js';
 import source from './views/source.js';
 import reporters from './views/reporters.js';
@@ -24,7 +25,7 @@ import ledger from './views/ledger.js';
 import upload from './views/upload.js';
 import print from './views/print.js';
 
-const VIEWS = [overview, domain, sources, source, reporters, reports, report, ledger, upload, print];
+const VIEWS = [overview, domain, senders, sources, source, reporters, reports, report, ledger, upload, print];
 const byName = new Map(VIEWS.map((v) => [v.name, v]));
 const COMMON = ['range', 'from', 'to', 'domain', 'reporter', 'result'];
 
