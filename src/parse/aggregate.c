@@ -58,63 +58,124 @@ enum agg_field {
 };
 
 struct agg_child {
-	unsigned char parent;
 	const char *name;
-	unsigned char node, field;
+	unsigned char len, node, field;
 };
 
+#define AGG_C(name, node, field) { name, sizeof(name) - 1, node, field }
+
 /* (parent, local name) -> meaning.  Anything else is ignored or captured. */
-static const struct agg_child agg_children[] = {
-	{ N_ROOT, "version", N_LEAF, F_VERSION },
-	{ N_ROOT, "report_metadata", N_META, F_NONE },
-	{ N_ROOT, "policy_published", N_POLICY, F_NONE },
-	{ N_ROOT, "record", N_RECORD, F_NONE },
-	{ N_META, "org_name", N_LEAF, F_ORG },
-	{ N_META, "email", N_LEAF, F_EMAIL },
-	{ N_META, "extra_contact_info", N_LEAF, F_EXTRA },
-	{ N_META, "report_id", N_LEAF, F_RID },
-	{ N_META, "date_range", N_RANGE, F_NONE },
-	{ N_META, "error", N_LEAF, F_ERROR },
-	{ N_META, "generator", N_LEAF, F_GENERATOR },
-	{ N_META, "version", N_LEAF, F_VERSION },
-	{ N_RANGE, "begin", N_LEAF, F_BEGIN },
-	{ N_RANGE, "end", N_LEAF, F_END },
-	{ N_POLICY, "domain", N_LEAF, F_P_DOMAIN },
-	{ N_POLICY, "adkim", N_LEAF, F_ADKIM },
-	{ N_POLICY, "aspf", N_LEAF, F_ASPF },
-	{ N_POLICY, "p", N_LEAF, F_P },
-	{ N_POLICY, "sp", N_LEAF, F_SP },
-	{ N_POLICY, "np", N_LEAF, F_NP },
-	{ N_POLICY, "pct", N_LEAF, F_PCT },
-	{ N_POLICY, "fo", N_LEAF, F_FO },
-	{ N_POLICY, "testing", N_LEAF, F_TESTING },
-	{ N_POLICY, "discovery_method", N_LEAF, F_DISC },
-	{ N_RECORD, "row", N_ROW, F_NONE },
-	{ N_RECORD, "identifiers", N_IDENT, F_NONE },
-	{ N_RECORD, "auth_results", N_AUTH, F_NONE },
-	{ N_ROW, "source_ip", N_LEAF, F_IP },
-	{ N_ROW, "count", N_LEAF, F_COUNT },
-	{ N_ROW, "policy_evaluated", N_PE, F_NONE },
-	{ N_PE, "disposition", N_LEAF, F_DISP },
-	{ N_PE, "dkim", N_LEAF, F_PE_DKIM },
-	{ N_PE, "spf", N_LEAF, F_PE_SPF },
-	{ N_PE, "reason", N_REASON, F_NONE },
-	{ N_REASON, "type", N_LEAF, F_R_TYPE },
-	{ N_REASON, "comment", N_LEAF, F_R_COMMENT },
-	{ N_IDENT, "header_from", N_LEAF, F_HFROM },
-	{ N_IDENT, "envelope_from", N_LEAF, F_EFROM },
-	{ N_IDENT, "envelope_to", N_LEAF, F_ETO },
-	{ N_AUTH, "dkim", N_ADKIM, F_NONE },
-	{ N_AUTH, "spf", N_ASPF, F_NONE },
-	{ N_ADKIM, "domain", N_LEAF, F_DK_DOMAIN },
-	{ N_ADKIM, "selector", N_LEAF, F_DK_SEL },
-	{ N_ADKIM, "result", N_LEAF, F_DK_RESULT },
-	{ N_ADKIM, "human_result", N_LEAF, F_DK_HUMAN },
-	{ N_ASPF, "domain", N_LEAF, F_SF_DOMAIN },
-	{ N_ASPF, "scope", N_LEAF, F_SF_SCOPE },
-	{ N_ASPF, "result", N_LEAF, F_SF_RESULT },
-	{ N_ASPF, "human_result", N_LEAF, F_SF_HUMAN },
+static const struct agg_child agg_root_kids[] = {
+	AGG_C("version", N_LEAF, F_VERSION),
+	AGG_C("report_metadata", N_META, F_NONE),
+	AGG_C("policy_published", N_POLICY, F_NONE),
+	AGG_C("record", N_RECORD, F_NONE),
 };
+static const struct agg_child agg_meta_kids[] = {
+	AGG_C("org_name", N_LEAF, F_ORG),
+	AGG_C("email", N_LEAF, F_EMAIL),
+	AGG_C("extra_contact_info", N_LEAF, F_EXTRA),
+	AGG_C("report_id", N_LEAF, F_RID),
+	AGG_C("date_range", N_RANGE, F_NONE),
+	AGG_C("error", N_LEAF, F_ERROR),
+	AGG_C("generator", N_LEAF, F_GENERATOR),
+	AGG_C("version", N_LEAF, F_VERSION),
+};
+static const struct agg_child agg_range_kids[] = {
+	AGG_C("begin", N_LEAF, F_BEGIN),
+	AGG_C("end", N_LEAF, F_END),
+};
+static const struct agg_child agg_policy_kids[] = {
+	AGG_C("domain", N_LEAF, F_P_DOMAIN),
+	AGG_C("adkim", N_LEAF, F_ADKIM),
+	AGG_C("aspf", N_LEAF, F_ASPF),
+	AGG_C("p", N_LEAF, F_P),
+	AGG_C("sp", N_LEAF, F_SP),
+	AGG_C("np", N_LEAF, F_NP),
+	AGG_C("pct", N_LEAF, F_PCT),
+	AGG_C("fo", N_LEAF, F_FO),
+	AGG_C("testing", N_LEAF, F_TESTING),
+	AGG_C("discovery_method", N_LEAF, F_DISC),
+};
+static const struct agg_child agg_record_kids[] = {
+	AGG_C("row", N_ROW, F_NONE),
+	AGG_C("identifiers", N_IDENT, F_NONE),
+	AGG_C("auth_results", N_AUTH, F_NONE),
+};
+static const struct agg_child agg_row_kids[] = {
+	AGG_C("source_ip", N_LEAF, F_IP),
+	AGG_C("count", N_LEAF, F_COUNT),
+	AGG_C("policy_evaluated", N_PE, F_NONE),
+};
+static const struct agg_child agg_pe_kids[] = {
+	AGG_C("disposition", N_LEAF, F_DISP),
+	AGG_C("dkim", N_LEAF, F_PE_DKIM),
+	AGG_C("spf", N_LEAF, F_PE_SPF),
+	AGG_C("reason", N_REASON, F_NONE),
+};
+static const struct agg_child agg_reason_kids[] = {
+	AGG_C("type", N_LEAF, F_R_TYPE),
+	AGG_C("comment", N_LEAF, F_R_COMMENT),
+};
+static const struct agg_child agg_ident_kids[] = {
+	AGG_C("header_from", N_LEAF, F_HFROM),
+	AGG_C("envelope_from", N_LEAF, F_EFROM),
+	AGG_C("envelope_to", N_LEAF, F_ETO),
+};
+static const struct agg_child agg_auth_kids[] = {
+	AGG_C("dkim", N_ADKIM, F_NONE),
+	AGG_C("spf", N_ASPF, F_NONE),
+};
+static const struct agg_child agg_adkim_kids[] = {
+	AGG_C("domain", N_LEAF, F_DK_DOMAIN),
+	AGG_C("selector", N_LEAF, F_DK_SEL),
+	AGG_C("result", N_LEAF, F_DK_RESULT),
+	AGG_C("human_result", N_LEAF, F_DK_HUMAN),
+};
+static const struct agg_child agg_aspf_kids[] = {
+	AGG_C("domain", N_LEAF, F_SF_DOMAIN),
+	AGG_C("scope", N_LEAF, F_SF_SCOPE),
+	AGG_C("result", N_LEAF, F_SF_RESULT),
+	AGG_C("human_result", N_LEAF, F_SF_HUMAN),
+};
+
+#define AGG_KIDS(v) { v, sizeof(v) / sizeof(v[0]) }
+
+/* Children by parent node (indexed by enum agg_node). */
+static const struct {
+	const struct agg_child *v;
+	size_t n;
+} agg_kids[] = {
+	[N_ROOT] = AGG_KIDS(agg_root_kids),
+	[N_META] = AGG_KIDS(agg_meta_kids),
+	[N_RANGE] = AGG_KIDS(agg_range_kids),
+	[N_POLICY] = AGG_KIDS(agg_policy_kids),
+	[N_RECORD] = AGG_KIDS(agg_record_kids),
+	[N_ROW] = AGG_KIDS(agg_row_kids),
+	[N_PE] = AGG_KIDS(agg_pe_kids),
+	[N_REASON] = AGG_KIDS(agg_reason_kids),
+	[N_IDENT] = AGG_KIDS(agg_ident_kids),
+	[N_AUTH] = AGG_KIDS(agg_auth_kids),
+	[N_ADKIM] = AGG_KIDS(agg_adkim_kids),
+	[N_ASPF] = AGG_KIDS(agg_aspf_kids),
+};
+
+/* The child entry for a local name of length n under parent, or NULL. */
+static const struct agg_child *
+agg_child_find(unsigned parent, const char *name, size_t n)
+{
+	const struct agg_child *c, *end;
+
+	if (parent >= sizeof(agg_kids) / sizeof(agg_kids[0]) ||
+	    agg_kids[parent].v == NULL)
+		return NULL;
+	c = agg_kids[parent].v;
+	for (end = c + agg_kids[parent].n; c < end; c++)
+		if (c->len == n && c->name[0] == name[0] &&
+		    memcmp(c->name, name, n) == 0)
+			return c;
+	return NULL;
+}
 
 /* Record-level problems, counted and reported once per report. */
 enum agg_count {
@@ -191,14 +252,6 @@ agg_buf_put(struct agg_buf *b, const char *s, size_t n)
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
-}
-
-static const char *
-agg_local(const char *qname)
-{
-	const char *c = strrchr(qname, ':');
-
-	return c ? c + 1 : qname;
 }
 
 static int
@@ -363,14 +416,39 @@ static const struct agg_alias agg_align_alias[] = {
 };
 static const struct agg_alias agg_no_alias[] = { { NULL, NULL } };
 
-/* Interned normalised words, so most records allocate nothing for them. */
-static const char *const agg_words[] = {
-	"pass", "fail", "none", "quarantine", "reject", "neutral", "policy",
-	"temperror", "permerror", "softfail", "forwarded", "sampled_out",
-	"trusted_forwarder", "mailing_list", "local_policy", "other",
-	"policy_test_mode", "mfrom", "helo", "r", "s", "y", "n", "psl",
-	"treewalk", NULL
-};
+/*
+ * Interned normalised words, so most records allocate nothing for them:
+ * the word equal to low[0..n), or NULL.
+ */
+static const char *
+agg_word(const char *low, size_t n)
+{
+	static const char *const words[] = {
+		"pass", "fail", "none", "quarantine", "reject", "neutral",
+		"policy", "temperror", "permerror", "softfail", "forwarded",
+		"sampled_out", "trusted_forwarder", "mailing_list",
+		"local_policy", "other", "policy_test_mode", "mfrom", "helo",
+		"r", "s", "y", "n", "psl", "treewalk",
+	};
+	size_t i;
+
+	if (n == 0)
+		return NULL;
+	/* The common verdicts first, then the rest by length and byte 0. */
+	if (n == 4) {
+		if (memcmp(low, "pass", 4) == 0)
+			return words[0];
+		if (memcmp(low, "fail", 4) == 0)
+			return words[1];
+		if (memcmp(low, "none", 4) == 0)
+			return words[2];
+	}
+	for (i = 3; i < sizeof(words) / sizeof(words[0]); i++)
+		if (words[i][0] == low[0] && strlen(words[i]) == n &&
+		    memcmp(words[i], low, n) == 0)
+			return words[i];
+	return NULL;
+}
 
 /*
  * Lower-cased, alias-mapped form of raw (which is trimmed); `missing` when
@@ -381,22 +459,22 @@ agg_norm(struct arena *ar, const char *raw, const struct agg_alias *al,
     const char *missing)
 {
 	char low[32];
+	const char *w;
 	size_t n, i;
 
 	if (raw == NULL || raw[0] == '\0')
 		return missing;
-	n = strlen(raw);
+	for (n = 0; n < sizeof(low) && raw[n] != '\0'; n++)
+		low[n] = (raw[n] >= 'A' && raw[n] <= 'Z') ?
+		    (char)(raw[n] + 32) : raw[n];
 	if (n >= sizeof(low))
-		return agg_lower_dup(ar, raw, n);
-	for (i = 0; i <= n; i++)
-		low[i] = (raw[i] >= 'A' && raw[i] <= 'Z') ?
-		    (char)(raw[i] + 32) : raw[i];
+		return agg_lower_dup(ar, raw, strlen(raw));
+	low[n] = '\0';
 	for (i = 0; al[i].from != NULL; i++)
-		if (strcmp(low, al[i].from) == 0)
+		if (al[i].from[0] == low[0] && strcmp(low, al[i].from) == 0)
 			return al[i].to;
-	for (i = 0; agg_words[i] != NULL; i++)
-		if (strcmp(low, agg_words[i]) == 0)
-			return agg_words[i];
+	if ((w = agg_word(low, n)) != NULL)
+		return w;
 	return arena_strndup(ar, low, n);
 }
 
@@ -998,13 +1076,18 @@ static void XMLCALL
 agg_start(void *ud, const XML_Char *qname, const XML_Char **attrs)
 {
 	struct aggregate *a = ud;
-	const char *name = agg_local(qname);
+	const char *name = qname, *e;
 	struct agg_frame fr = { N_IGNORE, F_NONE };
+	const struct agg_child *c;
 	unsigned parent;
-	size_t i;
+	size_t nlen;
 
 	if (a->halted)
 		return;
+	for (e = qname; *e != '\0'; e++)
+		if (*e == ':')
+			name = e + 1;
+	nlen = (size_t)(e - name);
 	if (a->depth >= a->stack_cap) {
 		agg_fail(a, "XML nesting deeper than max_xml_depth (%u)",
 		    a->lim.max_xml_depth);
@@ -1022,7 +1105,8 @@ agg_start(void *ud, const XML_Char *qname, const XML_Char **attrs)
 		goto push;
 	}
 	if (parent == N_WRAP) {
-		if (strcmp(name, "feedback") == 0 && !a->got_root) {
+		if (nlen == 8 && memcmp(name, "feedback", 8) == 0 &&
+		    !a->got_root) {
 			if (a->depth > 0)
 				agg_warnf(a, "ignored <%s> wrapped around "
 				    "<feedback>", a->root_name);
@@ -1037,17 +1121,9 @@ agg_start(void *ud, const XML_Char *qname, const XML_Char **attrs)
 		}
 		goto push;
 	}
-	/* The table is grouped by parent; most names differ in byte 0. */
-	for (i = 0; i < sizeof(agg_children) / sizeof(agg_children[0]); i++) {
-		const struct agg_child *c = &agg_children[i];
-
-		if (c->parent != parent || c->name[0] != name[0])
-			continue;
-		if (strcmp(c->name, name) == 0) {
-			fr.node = c->node;
-			fr.field = c->field;
-			break;
-		}
+	if ((c = agg_child_find(parent, name, nlen)) != NULL) {
+		fr.node = c->node;
+		fr.field = c->field;
 	}
 	switch (fr.node) {
 	case N_IGNORE:

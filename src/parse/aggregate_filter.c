@@ -55,6 +55,8 @@ struct aggregate_filter {
 	/* lexing */
 	struct fbuf w;                  /* decoded, not yet lexed */
 	struct fbuf o;                  /* repaired output */
+	const char *span;               /* verbatim output not yet in o */
+	size_t span_len;                /* (follows o; see filter_out) */
 	size_t hold_from;               /* o[hold_from..] kept for next push */
 	size_t text_start;              /* current text run in o, or NOHOLD */
 	enum filter_lex lex;
@@ -107,6 +109,52 @@ fbuf_free(struct fbuf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+/*
+ * Output.  The repaired text is o followed by a pending span: bytes of the
+ * lexer's source that go out unchanged are not copied at once but only
+ * noted (span), and consecutive ones are merged, so that a clean document
+ * is handed to expat straight from the caller's buffer (see
+ * aggregate_filter_push).  Anything else flushes the span into o first.
+ * Offsets into the output (text_start, hold_from) count o then span.
+ */
+static size_t
+filter_olen(const struct aggregate_filter *f)
+{
+	return f->o.len + f->span_len;
+}
+
+static void
+filter_flush(struct aggregate_filter *f)
+{
+	if (f->span_len > 0)
+		fbuf_put(&f->o, f->span, f->span_len);
+	f->span = NULL;
+	f->span_len = 0;
+}
+
+/* s[0..n) of the lexer's source goes out unchanged. */
+static void
+filter_out(struct aggregate_filter *f, const char *s, size_t n)
+{
+	if (n == 0)
+		return;
+	if (f->span != NULL && f->span + f->span_len == s) {
+		f->span_len += n;
+		return;
+	}
+	filter_flush(f);
+	f->span = s;
+	f->span_len = n;
+}
+
+/* Bytes that are not the source's (escapes, rebuilt tags). */
+static void
+filter_lit(struct aggregate_filter *f, const char *s, size_t n)
+{
+	filter_flush(f);
+	fbuf_put(&f->o, s, n);
 }
 
 /* ---- warnings ------------------------------------------------------- */
@@ -535,11 +583,10 @@ filter_set_label(struct aggregate_filter *f, const char *label, char *err,
  * *skip = BOM length), 0 when more bytes are needed, -1 on refusal.
  */
 static int
-filter_sniff(struct aggregate_filter *f, int final, size_t *skip, char *err,
-    size_t errlen)
+filter_sniff(struct aggregate_filter *f, const unsigned char *b, size_t n,
+    int final, size_t *skip, char *err, size_t errlen)
 {
-	const unsigned char *b = (const unsigned char *)f->head.p;
-	size_t n = f->head.len, i, end;
+	size_t i, end;
 	char label[48];
 	const char *decl, *e;
 
@@ -694,6 +741,7 @@ filter_pop(struct aggregate_filter *f)
 static void
 filter_emit_close(struct aggregate_filter *f, const char *name, size_t n)
 {
+	filter_flush(f);
 	fbuf_reserve(&f->o, n + 3);
 	fbuf_put(&f->o, "</", 2);
 	fbuf_put(&f->o, name, n);
@@ -721,7 +769,20 @@ filter_text(struct aggregate_filter *f, const char *s, size_t n)
 		}
 		return;
 	}
-	fbuf_put(&f->o, s, n);
+	filter_out(f, s, n);
+}
+
+/* Like filter_text, for an escape that is not in the source. */
+static void
+filter_text_lit(struct aggregate_filter *f, const char *s, size_t n)
+{
+	if (f->skipping)
+		return;
+	if (!f->root_open) {
+		filter_text(f, s, n);
+		return;
+	}
+	filter_lit(f, s, n);
 }
 
 /*
@@ -791,8 +852,9 @@ filter_repair_start(struct aggregate_filter *f, const char *name, size_t n)
 
 	/* Same bound as the hold, so the outcome never depends on where
 	 * the input was cut into pieces. */
-	if (t == NOHOLD || !f->root_open || f->o.len - t > HOLD_TEXT)
+	if (t == NOHOLD || !f->root_open || filter_olen(f) - t > HOLD_TEXT)
 		return 0;
+	filter_flush(f);
 	o = f->o.p;
 	for (ws = t; ws < f->o.len && filter_is_space((unsigned char)o[ws]);
 	    ws++)
@@ -814,12 +876,18 @@ filter_repair_start(struct aggregate_filter *f, const char *name, size_t n)
 	return 1;
 }
 
+/*
+ * An end tag for name[0..n); raw is the whole tag in the source when it
+ * reads exactly "</name>" (else NULL), so that it can go out verbatim.
+ */
 static void
-filter_end_tag(struct aggregate_filter *f, const char *name, size_t n)
+filter_end_tag(struct aggregate_filter *f, const char *name, size_t n,
+    const char *raw)
 {
 	unsigned k;
 	size_t tn, ln, tln;
 	const char *tname, *l, *tl;
+	int exact = 1;
 
 	if (f->skipping)
 		return;
@@ -842,8 +910,9 @@ filter_end_tag(struct aggregate_filter *f, const char *name, size_t n)
 		filter_local(tname, tn, &tl, &tln);
 		if (ln == tln && memcmp(l, tl, ln) == 0) {
 			k = f->depth - 1;
+			exact = 0;
 		} else if (filter_repair_start(f, name, n)) {
-			f->text_start = f->o.len;
+			f->text_start = filter_olen(f);
 			return;
 		} else {
 			f->n_stray_close++;
@@ -861,13 +930,16 @@ filter_end_tag(struct aggregate_filter *f, const char *name, size_t n)
 		filter_pop(f);
 	}
 	tname = filter_stack_name(f, k, &tn);
-	filter_emit_close(f, tname, tn);
+	if (exact && raw != NULL)
+		filter_out(f, raw, n + 3);
+	else
+		filter_emit_close(f, tname, tn);
 	filter_pop(f);
 	if (f->depth == 0) {
 		f->root_open = 0;
 		f->root_done = 1;
 	}
-	f->text_start = f->o.len;
+	f->text_start = filter_olen(f);
 }
 
 #define MAX_ATTRS 32     /* more attributes than this: not a tag */
@@ -892,16 +964,16 @@ filter_put_value(struct aggregate_filter *f, const char *v, size_t n)
 
 	for (i = 0; i < n; i++) {
 		if (v[i] == '<') {
-			fbuf_put(&f->o, v + from, i - from);
-			fbuf_put(&f->o, "&lt;", 4);
+			filter_lit(f, v + from, i - from);
+			filter_lit(f, "&lt;", 4);
 			from = i + 1;
 		} else if (v[i] == '&' && filter_entity(v + i, n - i, 1) <= 0) {
-			fbuf_put(&f->o, v + from, i - from);
-			fbuf_put(&f->o, "&amp;", 5);
+			filter_lit(f, v + from, i - from);
+			filter_lit(f, "&amp;", 5);
 			from = i + 1;
 		}
 	}
-	fbuf_put(&f->o, v + from, n - from);
+	filter_lit(f, v + from, n - from);
 }
 
 /*
@@ -914,10 +986,11 @@ filter_emit_tag(struct aggregate_filter *f, const struct filter_tag *t)
 	unsigned i;
 
 	if (!t->rewrite) {
-		fbuf_put(&f->o, t->s, t->len);
+		filter_out(f, t->s, t->len);
 		return;
 	}
 	f->n_attr++;
+	filter_flush(f);
 	fbuf_put(&f->o, t->s, t->nlen + 1);
 	for (i = 0; i < t->n_attrs; i++) {
 		if (t->attr[i].dup)
@@ -947,7 +1020,7 @@ filter_start_tag(struct aggregate_filter *f, const struct filter_tag *t,
 		f->names.len = 0;
 		f->root_open = 1;
 		f->root_done = 0;
-		fbuf_put(&f->o, "<feedback>", 10);
+		filter_lit(f, "<feedback>", 10);
 		filter_push(f, "feedback", 8);
 	}
 	if (f->root_done) {
@@ -969,7 +1042,7 @@ filter_start_tag(struct aggregate_filter *f, const struct filter_tag *t,
 		filter_push(f, name, nlen);
 		f->root_open = 1;
 	}
-	f->text_start = f->o.len;
+	f->text_start = filter_olen(f);
 	return 0;
 }
 
@@ -1096,7 +1169,7 @@ filter_markup(struct aggregate_filter *f, const char *s, size_t n, int final,
 			f->lex = LX_CDATA;
 			f->cdata_emit = f->root_open && !f->skipping;
 			if (f->cdata_emit) {
-				fbuf_put(&f->o, cdata, 9);
+				filter_out(f, s, 9);
 				f->text_start = NOHOLD;
 			}
 			return 9;
@@ -1125,7 +1198,7 @@ filter_markup(struct aggregate_filter *f, const char *s, size_t n, int final,
 			return more;
 		if (s[i] != '>')
 			return MK_STRAY;
-		filter_end_tag(f, s + 2, nlen);
+		filter_end_tag(f, s + 2, nlen, i == 2 + nlen ? s : NULL);
 		return (long)i + 1;
 	default:
 		if (!filter_name_start((unsigned char)s[1]))
@@ -1157,12 +1230,16 @@ static const unsigned char filter_special[256] = {
 	['<'] = 1, ['&'] = 1, ['>'] = 1,
 };
 
-/* Lexes f->w into f->o; leaves an undecidable tail in f->w. */
+/*
+ * Lexes s[0..n) (f->w, or the caller's input when it needed no decoding)
+ * into the output; *used says how much was consumed: the rest is an
+ * undecidable tail for the next push.  Returns 0 or -1 (err).
+ */
 static int
-filter_lex(struct aggregate_filter *f, int final, char *err, size_t errlen)
+filter_lex(struct aggregate_filter *f, const char *s, size_t n, int final,
+    size_t *used, char *err, size_t errlen)
 {
-	const char *s = f->w.p;
-	size_t n = f->w.len, p = 0, q;
+	size_t p = 0, q;
 	int found;
 	long r;
 
@@ -1181,7 +1258,7 @@ filter_lex(struct aggregate_filter *f, int final, char *err, size_t errlen)
 		case LX_CDATA:
 			q = filter_until(s + p, n - p, "]]>", 3, &found);
 			if (f->cdata_emit)
-				fbuf_put(&f->o, s + p, q);
+				filter_out(f, s + p, q);
 			p += q;
 			if (!found)
 				goto need;
@@ -1199,7 +1276,7 @@ filter_lex(struct aggregate_filter *f, int final, char *err, size_t errlen)
 			continue;
 		}
 		if (s[p] == '>') {
-			filter_text(f, "&gt;", 4);
+			filter_text_lit(f, "&gt;", 4);
 			p++;
 			continue;
 		}
@@ -1214,7 +1291,7 @@ filter_lex(struct aggregate_filter *f, int final, char *err, size_t errlen)
 			} else {
 				if (f->root_open && !f->skipping)
 					f->n_amp++;
-				filter_text(f, "&amp;", 5);
+				filter_text_lit(f, "&amp;", 5);
 				p++;
 			}
 			continue;
@@ -1234,7 +1311,7 @@ filter_lex(struct aggregate_filter *f, int final, char *err, size_t errlen)
 		if (r == MK_STRAY) {
 			if (f->root_open && !f->skipping)
 				f->n_lt++;
-			filter_text(f, "&lt;", 4);
+			filter_text_lit(f, "&lt;", 4);
 			p++;
 			continue;
 		}
@@ -1244,11 +1321,26 @@ need:
 	if (final && p < n) {
 		/* Only a cut comment/PI/CDATA tail can remain. */
 		if (f->cdata_emit && f->lex == LX_CDATA)
-			fbuf_put(&f->o, s + p, n - p);
+			filter_out(f, s + p, n - p);
 		p = n;
 	}
-	memmove(f->w.p, f->w.p + p, n - p);
-	f->w.len = n - p;
+	*used = p;
+	return 0;
+}
+
+/* Lexes f->w; leaves the undecidable tail in f->w. */
+static int
+filter_lex_w(struct aggregate_filter *f, int final, char *err, size_t errlen)
+{
+	size_t used = 0;
+	int r = filter_lex(f, f->w.p, f->w.len, final, &used, err, errlen);
+
+	/* The span may point into w, which is about to move. */
+	filter_flush(f);
+	if (r < 0)
+		return -1;
+	memmove(f->w.p, f->w.p + used, f->w.len - used);
+	f->w.len -= used;
 	return 0;
 }
 
@@ -1331,50 +1423,128 @@ filter_unhold(struct aggregate_filter *f)
 	f->hold_from = 0;
 }
 
+/* Bytes that UTF-8 decoding copies unchanged when they stand alone. */
+static const unsigned char filter_ascii_ok[256] = {
+	['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [0x20 ... 0x7f] = 1,
+};
+
+/*
+ * Length of the prefix of s[0..n) that filter_dec_utf8() would copy as it
+ * is: XML characters in valid UTF-8, no sequence cut at the end.
+ */
+static size_t
+filter_utf8_clean(const unsigned char *s, size_t n)
+{
+	size_t i = 0, adv;
+	uint32_t cp;
+
+	while (i < n) {
+		/* Markup is ASCII: look at eight bytes per step. */
+		while (i + 8 <= n && filter_ascii_ok[s[i]] &&
+		    filter_ascii_ok[s[i + 1]] && filter_ascii_ok[s[i + 2]] &&
+		    filter_ascii_ok[s[i + 3]] && filter_ascii_ok[s[i + 4]] &&
+		    filter_ascii_ok[s[i + 5]] && filter_ascii_ok[s[i + 6]] &&
+		    filter_ascii_ok[s[i + 7]])
+			i += 8;
+		if (i >= n)
+			break;
+		if (filter_ascii_ok[s[i]]) {
+			i++;
+			continue;
+		}
+		if (s[i] < 0x80)
+			return i;
+		if (filter_utf8_one(s + i, n - i, &cp, &adv) != 1 ||
+		    cp == 0xfffe || cp == 0xffff)
+			return i;
+		i += adv;
+	}
+	return i;
+}
+
 static int
 filter_run(struct aggregate_filter *f, const void *in, size_t len, int final,
     char *err, size_t errlen)
 {
-	size_t skip;
+	const unsigned char *src = in;
+	size_t n = len, skip, used;
 	int r;
 
 	if (f->enc == ENC_UNKNOWN) {
-		fbuf_put(&f->head, in, len);
-		r = filter_sniff(f, final, &skip, err, errlen);
+		if (f->head.len == 0) {
+			r = filter_sniff(f, src, n, final, &skip, err, errlen);
+			if (r == 0)
+				fbuf_put(&f->head, in, len);
+		} else {
+			fbuf_put(&f->head, in, len);
+			src = (const unsigned char *)f->head.p;
+			n = f->head.len;
+			r = filter_sniff(f, src, n, final, &skip, err, errlen);
+		}
 		if (r < 0)
 			return -1;
 		if (r == 0)
 			return 0;
-		filter_decode(f, f->head.len > skip ?
-		    (const unsigned char *)f->head.p + skip :
-		    (const unsigned char *)"", f->head.len - skip, final);
+		/* head (if used) stays untouched until the next push */
 		f->head.len = 0;
-	} else {
-		filter_decode(f, in, len, final);
+		src += skip;
+		n -= skip;
 	}
-	return filter_lex(f, final, err, errlen);
+	if (f->enc == ENC_UTF8 && f->ncarry == 0 && f->w.len == 0 &&
+	    filter_utf8_clean(src, n) == n) {
+		/* Nothing to decode: lex the input where it is. */
+		if (filter_lex(f, (const char *)src, n, final, &used, err,
+		    errlen) < 0)
+			return -1;
+		fbuf_put(&f->w, (const char *)src + used, n - used);
+		return 0;
+	}
+	filter_decode(f, src, n, final);
+	return filter_lex_w(f, final, err, errlen);
 }
 
 int
 aggregate_filter_push(struct aggregate_filter *f, const void *in, size_t len,
     const char **out, size_t *outlen, char *err, size_t errlen)
 {
+	size_t olen, h;
+
 	filter_unhold(f);
 	if (filter_run(f, in, len, 0, err, errlen) < 0) {
 		/* Hand over what came before the problem all the same. */
+		filter_flush(f);
 		*out = f->o.p != NULL ? f->o.p : "";
 		*outlen = f->o.len;
 		f->hold_from = f->o.len;
 		return -1;
 	}
 	/* Keep a short text run back so that an end tag can still fix it. */
+	olen = filter_olen(f);
 	if (f->root_open && !f->skipping && f->text_start != NOHOLD &&
-	    f->o.len - f->text_start <= HOLD_TEXT) {
+	    olen - f->text_start <= HOLD_TEXT) {
 		f->hold_from = f->text_start;
 	} else {
-		f->hold_from = f->o.len;
+		f->hold_from = olen;
 		f->text_start = NOHOLD;
 	}
+	if (f->span_len > 0 && f->o.len == 0) {
+		/*
+		 * Everything going out is the caller's bytes as they are:
+		 * hand them over without a copy; only the held text run is
+		 * copied, for the next push.
+		 */
+		h = f->hold_from;
+		*out = f->span;
+		*outlen = h;
+		fbuf_put(&f->o, f->span + h, f->span_len - h);
+		f->span = NULL;
+		f->span_len = 0;
+		if (f->text_start != NOHOLD)
+			f->text_start -= h;
+		f->hold_from = 0;
+		return 0;
+	}
+	filter_flush(f);
 	*out = f->o.p != NULL ? f->o.p : "";
 	*outlen = f->hold_from;
 	return 0;
@@ -1386,9 +1556,12 @@ aggregate_filter_finish(struct aggregate_filter *f, const char **out,
 {
 	size_t n;
 	const char *name;
+	int r;
 
 	filter_unhold(f);
-	if (filter_run(f, "", 0, 1, err, errlen) < 0)
+	r = filter_run(f, "", 0, 1, err, errlen);
+	filter_flush(f);
+	if (r < 0)
 		return -1;
 	if (f->lex == LX_COMMENT || f->lex == LX_PI) {
 		filter_warnf(f, "input ends inside a %s",
