@@ -1,7 +1,9 @@
 /*
  * test_store.c - the SQLite store: schema and migrations, the report write
  * path (abort, dedup by key and by content hash, per-day spreading, delete
- * for reparse, a failed write poisoning its batch), busy handling, raw
+ * for reparse, a failed write poisoning its batch, daily deltas kept per
+ * transaction staying exact through aborts and deletes, migration of old
+ * data), busy handling, raw
  * originals.  Reports are built by
  * hand; every test works in its own temporary directory.
  */
@@ -19,6 +21,7 @@
 #include <zlib.h>
 
 #include "lib/rd.h"
+#include "store/query.h"
 #include "store/store.h"
 #include "store/store_impl.h"
 
@@ -794,6 +797,216 @@ test_failed_write_rolls_batch_back(void **state)
 	store_close(&st);
 }
 
+/* ---- daily accumulated per transaction -------------------------------- */
+
+static char fx_ips[300][24];
+
+/* report i of the exactness test: few shared keys, spans of 1-3 days */
+static void
+fx_batch_report(struct report *r, struct report_record *rec, size_t *n,
+    char *id, size_t idlen, unsigned i)
+{
+	static const char *const orgs[] = { "google.com", "Yahoo", "Mail.Ru" };
+	static const char *const verdict[] = { "pass", "fail" };
+	size_t j;
+
+	snprintf(id, idlen, "batch-%u", i);
+	fx_report(r, orgs[i % 3], id, i % 5 ? "example.com" : "example.net",
+	    T0 + (int64_t)(i % 7) * DAY + (i % 2) * 3600,
+	    T0 + (int64_t)(i % 7 + 1 + i % 3) * DAY);
+	*n = 1 + i % 4;
+	for (j = 0; j < *n; j++)
+		fx_record(&rec[j], fx_ips[(i + j) % 6], 1 + (i * 7 + j) % 11,
+		    j % 3 ? "none" : "reject", verdict[(i + j) % 2],
+		    verdict[j % 2], "example.com");
+}
+
+/* one report with n records from distinct IPs over 62 days */
+static int64_t
+fx_big_report(struct store *st, const char *id, size_t n, int commit)
+{
+	struct report r;
+	struct report_record rec;
+	int64_t rid, dup;
+	uint8_t h[32];
+	size_t i;
+
+	fx_report(&r, "big.example", id, "example.org", T0, T0 + 62 * DAY);
+	assert_int_equal(store_report_begin(st, &r, 0, &rid, &dup), 0);
+	assert_true(rid > 0);
+	for (i = 0; i < n; i++) {
+		fx_record(&rec, fx_ips[i], 1000 + i, "none", "pass", "fail",
+		    "example.org");
+		assert_int_equal(store_report_record(st, rid, &r, &rec), 0);
+	}
+	if (!commit) {
+		assert_int_equal(store_report_abort(st, rid), 0);
+		return 0;
+	}
+	fx_hash(h, 5000 + (unsigned)n);
+	assert_int_equal(store_report_end(st, rid, &r, h, &dup), 0);
+	assert_int_equal(dup, 0);
+	return rid;
+}
+
+/*
+ * One batch with aborts, a delete of a report written earlier in the same
+ * batch, a big report whose rows and daily deltas are written early, and
+ * one aborted after its early writes, gives exactly the daily table of the
+ * surviving reports stored one transaction each.
+ */
+static void
+test_batch_daily_exact(void **state)
+{
+	struct tdir *t = *state;
+	struct tdir t2 = *t;
+	struct store *a, *b;
+	struct report r;
+	struct report_record rec[4];
+	char id[32], *da, *db;
+	int64_t rid, dup, del = 0;
+	size_t n, j;
+	unsigned i;
+
+	for (i = 0; i < 300; i++)
+		snprintf(fx_ips[i], sizeof fx_ips[i], "198.51.%u.%u", i / 200,
+		    i % 200 + 1);
+	snprintf(t2.db, sizeof t2.db, "%s/b.sqlite", t->dir);
+	a = open_rw(t);
+	b = open_rw(&t2);
+
+	/* committed before: the batch adds to and takes from existing rows */
+	fx_batch_report(&r, rec, &n, id, sizeof id, 1000);
+	assert_true(put_report(a, &r, rec, n, 1000) > 0);
+	assert_true(put_report(b, &r, rec, n, 1000) > 0);
+
+	assert_int_equal(store_begin(a), 0);
+	for (i = 0; i < 120; i++) {
+		fx_batch_report(&r, rec, &n, id, sizeof id, i);
+		if (i % 10 == 3) {
+			/* aborted half way: none of it may remain */
+			assert_int_equal(store_report_begin(a, &r, 0, &rid,
+			    &dup), 0);
+			for (j = 0; j < n; j++)
+				assert_int_equal(store_report_record(a, rid, &r,
+				    &rec[j]), 0);
+			assert_int_equal(store_report_abort(a, rid), 0);
+			continue;
+		}
+		rid = put_report(a, &r, rec, n, i + 1);
+		assert_true(rid > 0);
+		if (i == 50)
+			del = rid;
+		else
+			assert_true(put_report(b, &r, rec, n, i + 1) > 0);
+		if (i == 60) {
+			/* report 50 is still in the open batch */
+			assert_int_equal(store_report_delete(a, del), 0);
+		}
+	}
+	/* > SQ_ROWS_MAX records, > SQ_DMAP_MAX daily keys */
+	assert_int_equal(fx_big_report(a, "big-aborted", 300, 0), 0);
+	assert_true(fx_big_report(a, "big", 290, 1) > 0);
+	assert_true(fx_big_report(b, "big", 290, 1) > 0);
+	/* the report before the one deleted, too, now that it is written */
+	assert_int_equal(store_report_delete(a, 1), 0);
+	assert_int_equal(store_commit(a), 0);
+	assert_int_equal(store_report_delete(b, 1), 0);
+
+	da = daily_dump(a);
+	db = daily_dump(b);
+	assert_true(strlen(da) > 1000);
+	assert_string_equal(da, db);
+	free(da);
+	free(db);
+	assert_int_equal(q1(a, "SELECT count(*) FROM reports"),
+	    q1(b, "SELECT count(*) FROM reports"));
+	assert_int_equal(q1(a, "SELECT count(*) FROM records"),
+	    q1(b, "SELECT count(*) FROM records"));
+	assert_int_equal(q1(a, "SELECT count(*) FROM record_dkim"),
+	    q1(b, "SELECT count(*) FROM record_dkim"));
+	assert_int_equal(q1(a, "SELECT sum(msg_total) FROM reports"),
+	    q1(a, "SELECT sum(messages) FROM daily"));
+	assert_int_equal(q1(a, "SELECT sum(count) FROM records"),
+	    q1(a, "SELECT sum(messages) FROM daily"));
+	assert_int_equal(q1(a, "SELECT count(*) FROM daily WHERE messages<=0"), 0);
+	/* every record belongs to its report: ids given in the batch */
+	assert_int_equal(q1(a, "SELECT count(*) FROM records r JOIN reports p "
+	    "ON p.id=r.report WHERE p.report_id='big'"), 290);
+	assert_int_equal(q1(a, "SELECT sum(n_records) FROM reports"),
+	    q1(a, "SELECT count(*) FROM records"));
+	store_close(&a);
+	store_close(&b);
+}
+
+/* A database of schema 1 with data moves to the current schema intact. */
+static void
+test_migrate_v1_data(void **state)
+{
+	struct tdir *t = *state;
+	sqlite3 *db;
+	struct store *st;
+	json_t *rep;
+
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, store_sqlite_schema(), NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=1;"
+	    "INSERT INTO reports(id,org_name,report_id,policy_domain,begin_ts,"
+	    "end_ts,content_hash,dedup_key,imported_at) VALUES(7,'g','r',"
+	    "'example.com',0,86400,x'00','g|r|example.com|0|86400',0);"
+	    "INSERT INTO records(id,report,source_ip,count,disposition,dkim_eval,"
+	    "spf_eval,dmarc,header_from) VALUES(3,7,'192.0.2.1',5,'none','pass',"
+	    "'pass','pass','example.com');"
+	    "INSERT INTO record_dkim(record,domain,selector,result) VALUES"
+	    "(3,'b.example','s2','fail'),(3,'a.example','s1','pass');"
+	    "INSERT INTO record_spf(record,domain,scope,result) VALUES"
+	    "(3,'example.com','mfrom','pass');"
+	    "INSERT INTO record_reasons(record,type,comment) VALUES"
+	    "(3,'forwarded','x'),(3,'other','y');"
+	    "INSERT INTO daily VALUES(0,'example.com','example.com','192.0.2.1',"
+	    "'g','none','pass','pass',5)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	st = open_rw(t);
+	assert_int_equal(q1(st, "PRAGMA user_version"),
+	    store_sqlite_schema_version());
+	assert_int_equal(q1(st, "SELECT count(*) FROM sqlite_master WHERE "
+	    "name IN ('daily_day','daily_ip','record_dkim_record')"), 0);
+	/* positions follow the old insertion order */
+	assert_int_equal(q1(st, "SELECT n FROM record_dkim WHERE "
+	    "domain='b.example'"), 0);
+	assert_int_equal(q1(st, "SELECT n FROM record_dkim WHERE "
+	    "domain='a.example'"), 1);
+	assert_int_equal(q1(st, "SELECT n FROM record_reasons WHERE "
+	    "type='other'"), 1);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_spf"), 1);
+	assert_int_equal(q1(st, "SELECT messages FROM daily"), 5);
+	rep = query_report(st, 7);
+	assert_non_null(rep);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(json_array_get(json_object_get(rep, "records"), 0),
+	    "dkim_results"), 1), "domain")), "a.example");
+	json_decref(rep);
+	/* the cascade still reaches the results */
+	assert_int_equal(store_report_delete(st, 7), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim"), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_reasons"), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM daily"), 0);
+	/* new results go on after the old ids */
+	{
+		struct report r;
+		struct report_record rec;
+		fx_record(&rec, "192.0.2.2", 1, "none", "pass", "pass",
+		    "example.com");
+		fx_report(&r, "g", "new", "example.com", 0, 86400);
+		assert_true(put_report(st, &r, &rec, 1, 3) > 0);
+		assert_int_equal(q1(st, "SELECT count(*) FROM records"), 1);
+		assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim"), 1);
+	}
+	store_close(&st);
+}
+
 /* ---- busy ------------------------------------------------------------ */
 
 static void
@@ -1004,6 +1217,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_final_header_rekeys,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_write_rolls_batch_back,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_daily_exact,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1_data,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_busy,
 		    tdir_setup, tdir_teardown),
