@@ -3,7 +3,11 @@
 # `dmarcstat serve` on loopback (random high port) over the web fixtures:
 # every endpoint, numbers checked against sqlite3, errors as JSON with the
 # right status, security headers, ETag/304, gzip, upload, path traversal,
-# graceful shutdown on SIGTERM.
+# graceful shutdown on SIGTERM.  Sender intelligence: senders, classified
+# sources (filters, sorting, paging), countries, readiness, rules (CSRF
+# guard, validation, immediate reclassification), catalog; and the
+# background enrichment of `serve` against dnsmasq on loopback (when
+# installed): an uploaded report's new IP gets its host name.
 set -euo pipefail
 BIN=${DMARCSTAT_BIN:?}
 SRC=${DMARCSTAT_SRC:?}
@@ -37,7 +41,7 @@ start() {	# start [extra args]: serve on a random free port
 	done
 	echo "server did not start"; cat "$T/serve.err"; exit 1
 }
-start
+start --no-enrich
 B=http://127.0.0.1:$PORT
 J() { curl -s "$B/api/$1"; }
 jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -89,6 +93,53 @@ curl -s -D "$T/h" -o "$T/raw" "$B/api/reports/$id/raw"
 check "raw download is the original" 'grep -q "<feedback>" "$T/raw"'
 check "raw download is an attachment" 'grep -qi "content-disposition: attachment; filename=\"report-$id.xml\"" "$T/h"'
 check "ledger" '[ "$(J "ledger?status=imported&limit=3" | jq_ "len(d[\"entries\"])")" = 3 ]'
+
+# Sender intelligence.
+sqlite3 "$DB" < "$SRC/tests/fixtures/web/ip_info.sql"
+g=$(J "senders?$Q")
+check "senders: groups with sections" '[ "$(echo "$g" | jq_ "sorted(set(x[\"section\"] for x in d[\"groups\"]))")" = "['"'"'forwarders'"'"', '"'"'others'"'"', '"'"'own'"'"', '"'"'services'"'"']" ]'
+check "senders: totals = sum(count)" '[ "$(echo "$g" | jq_ "d[\"totals\"][\"messages\"]")" = "$(sqlite3 "$DB" "select sum(count) from records r join reports p on p.id=r.report")" ]'
+check "senders: SendGrid is a service" '[ "$(echo "$g" | jq_ "[x[\"section\"] for x in d[\"groups\"] if x[\"service\"]==\"sendgrid\"][0]")" = services ]'
+ss=$(J "senders/sources?$Q&limit=1000")
+check "senders/sources: one row per IP" '[ "$(echo "$ss" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(distinct source_ip) from records")" ]'
+check "senders/sources: class counts add up" '[ "$(echo "$ss" | jq_ "sum(d[\"classes\"].values()) == d[\"total\"]")" = True ]'
+check "senders/sources: host, ASN, country" '[ "$(echo "$ss" | jq_ "[(x[\"ptr\"],x[\"asn\"],x[\"country\"]) for x in d[\"sources\"] if x[\"ip\"]==\"203.0.113.5\"][0]")" = "('"'"'o1.ptr4021.sendgrid.net'"'"', 11377, '"'"'US'"'"')" ]'
+check "senders/sources: reason in both languages" '[ "$(echo "$ss" | jq_ "all(x[\"reason\"][\"messages\"][\"en\"] and x[\"reason\"][\"messages\"][\"ja\"] for x in d[\"sources\"])")" = True ]'
+check "senders/sources: class filter" '[ "$(J "senders/sources?$Q&class=spoofing" | jq_ "len(d[\"sources\"])>0 and all(x[\"class\"]==\"spoofing\" for x in d[\"sources\"])")" = True ]'
+check "senders/sources: only failures" '[ "$(J "senders/sources?$Q&only_failures=1" | jq_ "all(x[\"fail\"]>0 for x in d[\"sources\"])")" = True ]'
+check "senders/sources: country filter" '[ "$(J "senders/sources?$Q&country=JP" | jq_ "sorted(x[\"ip\"] for x in d[\"sources\"])")" = "['"'"'192.0.2.10'"'"', '"'"'192.0.2.11'"'"', '"'"'198.51.100.25'"'"']" ]'
+check "senders/sources: sort by host asc" '[ "$(J "senders/sources?$Q&sort=host&order=asc&limit=3" | jq_ "[x[\"ptr\"] for x in d[\"sources\"]] == sorted(x[\"ptr\"] for x in d[\"sources\"])")" = True ]'
+check "senders/sources: paging" '[ "$(J "senders/sources?$Q&limit=5&offset=5" | jq_ "len(d[\"sources\"])")" = 5 ]'
+check "senders/sources: hostile PTR verbatim" '[ "$(J "senders/sources?$Q&source=203.0.113.80" | jq_ "d[\"sources\"][0][\"ptr\"]")" = "<img src=x onerror=window.__pwned=5>.evil.example" ]'
+c=$(J "senders/countries?$Q")
+check "senders/countries: messages per country" '[ "$(echo "$c" | jq_ "sum(x[\"messages\"] for x in d[\"countries\"]) + d[\"unknown\"][\"messages\"]")" = "$(echo "$g" | jq_ "d[\"totals\"][\"messages\"]")" ]'
+rd=$(J "readiness/example.com?$Q")
+check "readiness: verdict, simulation, checklist" '[ "$(echo "$rd" | jq_ "bool(d[\"verdict\"][\"verdict\"]) and len(d[\"simulation\"])==2 and len(d[\"checklist\"])>=5")" = True ]'
+check "readiness: forwarded counted apart" '[ "$(echo "$rd" | jq_ "\"forwarded\" in d[\"simulation\"][1]")" = True ]'
+check "catalog" '[ "$(J catalog | jq_ "any(x[\"id\"]==\"sendgrid\" for x in d[\"services\"])")" = True ]'
+check "400 bad class" '[ "$(code "$B/api/senders/sources?class=evil")" = 400 ]'
+check "400 bad country" '[ "$(code "$B/api/senders/countries?country=jp1")" = 400 ]'
+check "400 bad senders sort" '[ "$(code "$B/api/senders/sources?sort=1;drop")" = 400 ]'
+check "rules: POST without the header refused" '[ "$(code -X POST -H "Content-Type: application/json" -d "{\"action\":\"approve\",\"kind\":\"ip\",\"pattern\":\"198.51.100.25\"}" "$B/api/rules")" = 403 ]'
+check "rules: form body refused" '[ "$(code -X POST -H "X-Dmarcstat-Action: 1" -d "action=approve" "$B/api/rules")" = 400 ]'
+check "rules: bad pattern refused" '[ "$(code -X POST -H "X-Dmarcstat-Action: 1" -H "Content-Type: application/json" -d "{\"action\":\"approve\",\"kind\":\"ip\",\"pattern\":\"nope\"}" "$B/api/rules")" = 400 ]'
+check "rules: unknown member refused" '[ "$(code -X POST -H "X-Dmarcstat-Action: 1" -H "Content-Type: application/json" -d "{\"action\":\"approve\",\"kind\":\"ip\",\"pattern\":\"192.0.2.1\",\"x\":1}" "$B/api/rules")" = 400 ]'
+check "rules: 413 on a big body" '[ "$(head -c 20000 /dev/zero | tr "\0" a | code -X POST -H "X-Dmarcstat-Action: 1" -H "Content-Type: application/json" --data-binary @- "$B/api/rules")" = 413 ]'
+before=$(J "senders/sources?$Q&source=198.51.100.25" | jq_ "d[\"sources\"][0][\"class\"]")
+rid=$(curl -s -X POST -H "X-Dmarcstat-Action: 1" -H "Content-Type: application/json" -d '{"action":"approve","kind":"ip","pattern":"198.51.100.25","note":"<b>ESP</b>"}' "$B/api/rules" | jq_ "d[\"id\"]")
+after=$(J "senders/sources?$Q&source=198.51.100.25" | jq_ "d[\"sources\"][0][\"class\"]")
+check "rules: approve reclassifies at once ($before -> $after)" '[ "$before" = spoofing ] && [ "$after" = misconfigured ]'
+check "rules: listed" '[ "$(J rules | jq_ "d[\"rules\"][0][\"note\"]")" = "<b>ESP</b>" ]'
+check "readiness: approved ESP is a legitimate source hit" '[ "$(J "readiness/example.com?$Q" | jq_ "d[\"simulation\"][1][\"sources\"][0][\"ip\"]")" = 198.51.100.25 ]'
+check "rules: DELETE" '[ "$(code -X DELETE -H "X-Dmarcstat-Action: 1" "$B/api/rules/$rid")" = 200 ]'
+check "rules: DELETE again is 404" '[ "$(code -X DELETE -H "X-Dmarcstat-Action: 1" "$B/api/rules/$rid")" = 404 ]'
+check "rules: removal reclassifies at once" '[ "$(J "senders/sources?$Q&source=198.51.100.25" | jq_ "d[\"sources\"][0][\"class\"]")" = spoofing ]'
+check "405 PUT on rules" '[ "$(code -X PUT "$B/api/rules")" = 405 ]'
+check "enrichment status" '[ "$(J enrichment | jq_ "d[\"ips\"] == $(sqlite3 "$DB" "select count(distinct source_ip) from records")")" = True ]'
+# Latency: cached analysis answers quickly (first call computes).
+J "senders/sources?$Q" >/dev/null
+t0=$(date +%s%N); for _ in 1 2 3 4 5; do J "senders/sources?$Q&class=spoofing&sort=host" >/dev/null; done; t1=$(date +%s%N)
+check "senders/sources from the cache ($(( (t1 - t0) / 5000000 )) ms per call)" '[ $(( (t1 - t0) / 5000000 )) -lt 100 ]'
 
 # Errors: JSON with the right status.
 check "404 unknown endpoint" '[ "$(code "$B/api/nope")" = 404 ]'
@@ -170,6 +221,58 @@ check "--assets-dir refuses .." '[ "$(code --path-as-is "$B/sub/../../secret.txt
 check "--assets-dir refuses symlink escape" '[ "$(code "$B/link.txt")" = 404 ]'
 check "--assets-dir refuses encoded .." '[ "$(code --path-as-is "$B/sub/%2e%2e/%2e%2e/secret.txt")" = 404 ]'
 kill -TERM $PID; wait $PID || true; PID=
+
+# Background enrichment: serve looks up new source IPs (here the uploaded
+# report's) against dnsmasq on loopback, without blocking requests.
+DNSMASQ=$(command -v dnsmasq 2>/dev/null || echo /usr/sbin/dnsmasq)
+if [ -x "$DNSMASQ" ]; then
+	DPORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	newip=198.18.6.30       # a known source whose lookup is due
+	sqlite3 "$DB" "delete from ip_info where ip = '$newip'"
+	upip=192.0.2.77         # a new source, arriving by upload
+	rev=$(echo "$newip" | awk -F. '{print $4"."$3"."$2"."$1".in-addr.arpa"}')
+	"$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --port="$DPORT" \
+		--listen-address=127.0.0.1 --bind-interfaces --user=nobody --pid-file= \
+		--local=/in-addr.arpa/ --local=/ip6.arpa/ --local=/example.org/ \
+		--ptr-record="$rev",mta1.example.org --address=/mta1.example.org/"$newip" \
+		--ptr-record=77.2.0.192.in-addr.arpa,out.example.org --address=/out.example.org/"$upip" \
+		2>"$T/dnsmasq.err" &
+	DNSPID=$!
+	sleep 0.3
+	start --resolver 127.0.0.1:$DPORT
+	B=http://127.0.0.1:$PORT
+	for _ in $(seq 50); do
+		[ "$(sqlite3 "$DB" "select ptr from ip_info where ip='$newip'")" = mta1.example.org ] && break
+		sleep 0.1
+	done
+	check "background enrichment resolved $newip" '[ "$(sqlite3 "$DB" "select ptr || \" \" || fcrdns from ip_info where ip='"'"'$newip'"'"'")" = "mta1.example.org 1" ]'
+	check "enrichment status: nothing pending" '[ "$(J enrichment | jq_ "d[\"pending\"]")" = 0 ]'
+	check "enrichment status: worker ran" '[ "$(J enrichment | jq_ "d[\"worker\"][\"state\"] in (\"idle\",\"running\") and d[\"worker\"][\"last_run\"] is not None")" = True ]'
+	check "enriched host shown in senders/sources" '[ "$(J "senders/sources?source=$newip" | jq_ "d[\"sources\"][0][\"ptr\"]")" = mta1.example.org ]'
+	cat > "$T/new-report.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<feedback><report_metadata><org_name>example.net</org_name><email>noreply@example.net</email>
+<report_id>web-api-enrich-1</report_id><date_range><begin>1782777600</begin><end>1782863999</end></date_range></report_metadata>
+<policy_published><domain>example.com</domain><adkim>r</adkim><aspf>r</aspf><p>none</p><sp>none</sp><pct>100</pct></policy_published>
+<record><row><source_ip>$upip</source_ip><count>3</count><policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>
+<identifiers><header_from>example.com</header_from></identifiers><auth_results><dkim><domain>example.com</domain><result>pass</result></dkim><spf><domain>example.com</domain><result>pass</result></spf></auth_results></record>
+</feedback>
+XML
+	check "upload of a report with a new source" '[ "$(curl -s -H "X-Dmarcstat-Upload: 1" -F "file=@$T/new-report.xml" "$B/api/upload" | jq_ "d[\"files\"][0][\"status\"]")" = imported ]'
+	t0=$(date +%s%N)
+	for _ in $(seq 100); do
+		[ "$(sqlite3 "$DB" "select ptr from ip_info where ip='$upip'")" = out.example.org ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	check "uploaded source enriched in the background ($(( (t1 - t0) / 1000000 )) ms)" '[ "$(sqlite3 "$DB" "select ptr from ip_info where ip='"'"'$upip'"'"'")" = out.example.org ]'
+	t0=$(date +%s%N); kill -TERM $PID; wait $PID || true; t1=$(date +%s%N); PID=
+	check "SIGTERM with the enrichment thread ($(( (t1 - t0) / 1000000 )) ms)" '[ $(( (t1 - t0) / 1000000 )) -lt 5000 ]'
+	kill $DNSPID 2>/dev/null; wait $DNSPID 2>/dev/null || true
+else
+	echo "skip background enrichment: no dnsmasq"
+fi
+check "--resolver is checked" '[ "$("$BIN" --db "$DB" serve --resolver "not a server" --listen 127.0.0.1:0 >/dev/null 2>&1; echo $?)" = 2 ]'
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
