@@ -30,6 +30,7 @@ copy htm/preact/standalone.module.js htm
 copy htm/LICENSE htm LICENSE.txt
 # World map (sender intelligence): d3-geo + d3-array (UMD), topojson, countries.
 copy d3-array/dist/d3-array.min.js d3
+copy d3-array/LICENSE d3 LICENSE-d3-array.txt
 copy d3-geo/dist/d3-geo.min.js d3
 copy d3-geo/LICENSE d3 LICENSE-d3-geo.txt
 copy topojson-client/dist/topojson-client.min.js topojson

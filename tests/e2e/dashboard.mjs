@@ -238,6 +238,7 @@ for (const lang of ['en', 'ja']) {
   check(`${lang} approve: verdict not ready`, (await page.getAttribute('#readiness-verdict', 'data-verdict')) === 'not_ready');
   check(`${lang} approve: next step names DKIM`, (await text('#readiness-steps')).includes('DKIM'));
   await safety(`${lang} domain readiness`);
+  await page.evaluate(() => document.getElementById('readiness').scrollIntoView());
   await shot(`readiness-${lang}`);
   await open('#/source/198.51.100.25?' + RANGE);
   check(`${lang} source: classification card`, (await text('#source-intel')).includes(L('Misconfigured', '設定不備')));
