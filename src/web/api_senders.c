@@ -348,7 +348,7 @@ senders_make_enrichment(struct store *st, const struct query *q, const char *arg
 /* ---- parameters ------------------------------------------------------------ */
 
 struct senders_params {
-	const char *cls, *group, *service, *country, *sort;
+	const char *cls, *group, *service, *country, *sort, *ip;
 	int only_failures, desc, limit, offset;
 	char bad[160];
 };
@@ -425,6 +425,7 @@ senders_params_read(struct MHD_Connection *c, const struct query *q, struct send
 	if (p->limit > SENDERS_PAGE_MAX)
 		p->limit = SENDERS_PAGE_MAX;
 	p->offset = q->offset;
+	p->ip = q->source_ip;
 }
 
 /* ---- /api/senders/sources ---------------------------------------------------- */
@@ -499,6 +500,8 @@ senders_keep(json_t *v, const struct senders_params *p)
 	const char *s;
 
 	if (p->only_failures && senders_i64(v, "messages") <= senders_i64(v, "dmarc_pass"))
+		return 0;
+	if (p->ip && ((s = senders_s(v, "ip")) == NULL || strcmp(s, p->ip) != 0))
 		return 0;
 	if (p->group && ((s = senders_s(v, "group")) == NULL || strcmp(s, p->group) != 0))
 		return 0;
