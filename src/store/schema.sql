@@ -3,9 +3,8 @@
 -- analysis modules.  All times are UTC epoch seconds.  Domains are lower case.
 -- Later migrations live in store_sqlite.c's migration table, never here:
 --   2: indexes ledger_report, reports_raw;
---   3: record_reasons/_dkim/_spf become WITHOUT ROWID with PRIMARY KEY
---      (record, n), n = position in the record; daily_day and daily_ip
---      are dropped (daily is searched through its primary key).
+--   3: daily_day and daily_ip dropped (daily is searched through its
+--      primary key; rows are written in its order).
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

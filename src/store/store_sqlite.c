@@ -12,7 +12,8 @@
  * its dkim/spf/reason rows, and per record and UTC day its report covers a
  * delta for `daily`.  The rows of the open report are copied into
  * handle-owned buffers (struct sq_rows) and written at store_report_end with
- * multi-row INSERTs (32, 16, ... rows per statement; a big report every
+ * multi-row INSERTs (32, 16, ... rows per statement, in order, so the
+ * rowid order of results is their order in the record; a big report every
  * SQ_ROWS_MAX records); record ids are max(id) + 1 onwards, read once per
  * transaction.  The daily deltas are summed per row key in a hash map
  * (struct sq_dmap) and written when the transaction commits, sorted in
@@ -69,9 +70,8 @@ static const char sq_schema_v1[] =
 "-- analysis modules.  All times are UTC epoch seconds.  Domains are lower case.\n"
 "-- Later migrations live in store_sqlite.c's migration table, never here:\n"
 "--   2: indexes ledger_report, reports_raw;\n"
-"--   3: record_reasons/_dkim/_spf become WITHOUT ROWID with PRIMARY KEY\n"
-"--      (record, n), n = position in the record; daily_day and daily_ip\n"
-"--      are dropped (daily is searched through its primary key).\n"
+"--   3: daily_day and daily_ip dropped (daily is searched through its\n"
+"--      primary key; rows are written in its order).\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -204,38 +204,15 @@ static const char sq_schema_v2[] =
 "CREATE INDEX reports_raw ON reports(raw_id);\n";
 
 /*
- * Migration 3: cheaper writes (bench/bench_store.c measures them).
- * - record_reasons/_dkim/_spf become WITHOUT ROWID tables keyed by
- *   (record, n), n = position in the record: one B-tree instead of table +
- *   index, and the FK cascade and "WHERE record=?" use the key.  Same
- *   column names as before plus n.
- * - daily keeps its primary key only: daily_day and daily_ip were copies of
- *   the whole table in another order (a WITHOUT ROWID index holds the full
- *   key) and cost more than half of a report's write.  Queries without a
- *   domain reach the key through the list of domains (see query_report.c).
+ * Migration 3: daily keeps its primary key only.  daily_day and daily_ip
+ * were copies of the whole table in another order (an index of a WITHOUT
+ * ROWID table holds the full key), filled in random order: more than half
+ * of a report's write cost (bench/bench_store.c).  Queries without a domain
+ * reach the key through the list of domains (see query_report.c).
+ * (Measured and not kept: record_dkim/_spf/_reasons as WITHOUT ROWID
+ * tables keyed (record, n): no gain once rows are inserted in bulk.)
  */
 static const char sq_schema_v3[] =
-"CREATE TABLE record_reasons_v3 (record INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,\n"
-"  n INTEGER NOT NULL, type TEXT NOT NULL, type_raw TEXT, comment TEXT,\n"
-"  PRIMARY KEY (record, n)) WITHOUT ROWID;\n"
-"INSERT INTO record_reasons_v3 SELECT record, row_number() OVER (PARTITION BY record ORDER BY rowid) - 1,\n"
-"  type, type_raw, comment FROM record_reasons;\n"
-"DROP TABLE record_reasons;\n"
-"ALTER TABLE record_reasons_v3 RENAME TO record_reasons;\n"
-"CREATE TABLE record_dkim_v3 (record INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,\n"
-"  n INTEGER NOT NULL, domain TEXT, selector TEXT, result TEXT NOT NULL, result_raw TEXT, human_result TEXT,\n"
-"  PRIMARY KEY (record, n)) WITHOUT ROWID;\n"
-"INSERT INTO record_dkim_v3 SELECT record, row_number() OVER (PARTITION BY record ORDER BY rowid) - 1,\n"
-"  domain, selector, result, result_raw, human_result FROM record_dkim;\n"
-"DROP TABLE record_dkim;\n"
-"ALTER TABLE record_dkim_v3 RENAME TO record_dkim;\n"
-"CREATE TABLE record_spf_v3 (record INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,\n"
-"  n INTEGER NOT NULL, domain TEXT, scope TEXT, result TEXT NOT NULL, result_raw TEXT, human_result TEXT,\n"
-"  PRIMARY KEY (record, n)) WITHOUT ROWID;\n"
-"INSERT INTO record_spf_v3 SELECT record, row_number() OVER (PARTITION BY record ORDER BY rowid) - 1,\n"
-"  domain, scope, result, result_raw, human_result FROM record_spf;\n"
-"DROP TABLE record_spf;\n"
-"ALTER TABLE record_spf_v3 RENAME TO record_spf;\n"
 "DROP INDEX daily_day;\n"
 "DROP INDEX daily_ip;\n";
 
@@ -716,15 +693,15 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	    "envelope_from,envelope_to,disposition_raw,dkim_raw,spf_raw,"
 	    "source_ip_raw,extensions) VALUES";
 	s->rows[SQ_T_RECORDS].ncol = 16;
-	s->rows[SQ_T_REASONS].head = "INSERT INTO record_reasons(record,n,"
+	s->rows[SQ_T_REASONS].head = "INSERT INTO record_reasons(record,"
 	    "type,type_raw,comment) VALUES";
-	s->rows[SQ_T_REASONS].ncol = 5;
-	s->rows[SQ_T_DKIM].head = "INSERT INTO record_dkim(record,n,domain,"
+	s->rows[SQ_T_REASONS].ncol = 4;
+	s->rows[SQ_T_DKIM].head = "INSERT INTO record_dkim(record,domain,"
 	    "selector,result,result_raw,human_result) VALUES";
-	s->rows[SQ_T_DKIM].ncol = 7;
-	s->rows[SQ_T_SPF].head = "INSERT INTO record_spf(record,n,domain,scope,"
+	s->rows[SQ_T_DKIM].ncol = 6;
+	s->rows[SQ_T_SPF].head = "INSERT INTO record_spf(record,domain,scope,"
 	    "result,result_raw,human_result) VALUES";
-	s->rows[SQ_T_SPF].ncol = 7;
+	s->rows[SQ_T_SPF].ncol = 6;
 	s->readonly = readonly;
 	flags = (readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
@@ -2063,32 +2040,29 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 		const struct report_reason *r = &rec->reasons[i];
 		v = sq_rows_add(s, SQ_T_REASONS);
 		sq_val_int(&v[0], rid);
-		sq_val_int(&v[1], (int64_t)i);
-		sq_val_text(s, &v[2], sq_or(r->type, "other"));
-		sq_val_text(s, &v[3], r->type_raw);
-		sq_val_text(s, &v[4], r->comment);
+		sq_val_text(s, &v[1], sq_or(r->type, "other"));
+		sq_val_text(s, &v[2], r->type_raw);
+		sq_val_text(s, &v[3], r->comment);
 	}
 	for (i = 0; i < rec->n_dkim; i++) {
 		const struct report_dkim *d = &rec->dkim_results[i];
 		v = sq_rows_add(s, SQ_T_DKIM);
 		sq_val_int(&v[0], rid);
-		sq_val_int(&v[1], (int64_t)i);
-		sq_val_text(s, &v[2], d->domain);
-		sq_val_text(s, &v[3], d->selector);
-		sq_val_text(s, &v[4], sq_or(d->result, REPORT_UNKNOWN));
-		sq_val_text(s, &v[5], d->result_raw);
-		sq_val_text(s, &v[6], d->human_result);
+		sq_val_text(s, &v[1], d->domain);
+		sq_val_text(s, &v[2], d->selector);
+		sq_val_text(s, &v[3], sq_or(d->result, REPORT_UNKNOWN));
+		sq_val_text(s, &v[4], d->result_raw);
+		sq_val_text(s, &v[5], d->human_result);
 	}
 	for (i = 0; i < rec->n_spf; i++) {
 		const struct report_spf *p = &rec->spf_results[i];
 		v = sq_rows_add(s, SQ_T_SPF);
 		sq_val_int(&v[0], rid);
-		sq_val_int(&v[1], (int64_t)i);
-		sq_val_text(s, &v[2], p->domain);
-		sq_val_text(s, &v[3], p->scope);
-		sq_val_text(s, &v[4], sq_or(p->result, REPORT_UNKNOWN));
-		sq_val_text(s, &v[5], p->result_raw);
-		sq_val_text(s, &v[6], p->human_result);
+		sq_val_text(s, &v[1], p->domain);
+		sq_val_text(s, &v[2], p->scope);
+		sq_val_text(s, &v[3], sq_or(p->result, REPORT_UNKNOWN));
+		sq_val_text(s, &v[4], p->result_raw);
+		sq_val_text(s, &v[5], p->human_result);
 	}
 	/* a big report is written SQ_ROWS_MAX records at a time */
 	if ((s->rows[SQ_T_RECORDS].n >= SQ_ROWS_MAX ||
