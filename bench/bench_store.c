@@ -7,8 +7,7 @@
  * domain, day; IPs drawn from recurring per-sender pools, 1-2 DKIM + 1 SPF
  * result per record, a reason on some records, one reporter whose reports
  * span 3-7 days, ~0.7 % re-sent duplicates) and times, for N reports in
- * batches of
- * B per transaction, exactly what the importer calls per report:
+ * batches of B per transaction, exactly what the importer calls per report:
  * store_raw_put (an ~800-byte gzip original, stored as is), store_report_begin,
  * store_report_record per record, store_report_end, store_ledger_add,
  * plus store_begin/store_commit per batch (WAL checkpoints included).
@@ -24,9 +23,10 @@
  *   --records 8 (~8 records/report)   before 2026-12: ~265 us   now: ~110 us
  *   --records 3 (dmarcgen's ~2.9)     before: ~114 us           now: ~55 us
  * "before" = the write path of commit 5366d82 (one statement per row,
- * daily_day and daily_ip indexes).  Usage: bench_store [--reports N] [--records AVG] [--batch B]
- * [--db PATH] [--keep].  The database is deleted first (and after, unless
- * --keep).
+ * daily_day and daily_ip indexes).
+ *
+ * Usage: bench_store [--reports N] [--records AVG] [--batch B] [--db PATH]
+ * [--keep].  The database is deleted first (and after, unless --keep).
  */
 #include <getopt.h>
 #include <stdint.h>
