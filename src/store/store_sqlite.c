@@ -15,7 +15,8 @@
  * multi-row INSERTs (32, 16, ... rows per statement, in order, so the
  * rowid order of results is their order in the record; a big report every
  * SQ_ROWS_MAX records); record ids are max(id) + 1 onwards, read once per
- * transaction.  The daily deltas are summed per row key in a hash map
+ * transaction (so nothing else may insert records through this handle
+ * while a batch is open).  The daily deltas are summed per row key in a hash map
  * (struct sq_dmap) and written when the transaction commits, sorted in
  * primary-key order, 32 upserts per statement (early when the map passes
  * SQ_DMAP_MAX keys); a delta that nets to 0 (an aborted report) is never
@@ -213,8 +214,8 @@ static const char sq_schema_v2[] =
  * tables keyed (record, n): no gain once rows are inserted in bulk.)
  */
 static const char sq_schema_v3[] =
-"DROP INDEX daily_day;\n"
-"DROP INDEX daily_ip;\n";
+"DROP INDEX IF EXISTS daily_day;\n"
+"DROP INDEX IF EXISTS daily_ip;\n";
 
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
