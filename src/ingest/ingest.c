@@ -89,6 +89,7 @@ struct queue {
 	size_t head, len;
 	size_t bytes;
 	int done;
+	int full_wait;          /* the producer sleeps until the queue drains */
 };
 
 struct ingest {
@@ -483,12 +484,20 @@ queue_free(struct queue *q)
 	free(q);
 }
 
+/*
+ * A full queue makes the producer sleep until the consumer has taken it
+ * down to half (queue_pop), not just by one event: otherwise a slower
+ * consumer would wake the producer once per event, and each wake-up costs
+ * both threads far more than handling the event.
+ */
 static void
 queue_push(struct queue *q, struct ev *e)
 {
 	pthread_mutex_lock(&q->mu);
-	while (q->len == QUEUE_EVENTS || (q->bytes > QUEUE_BYTES && q->len > 0))
+	while (q->len == QUEUE_EVENTS || (q->bytes > QUEUE_BYTES && q->len > 0)) {
+		q->full_wait = 1;
 		pthread_cond_wait(&q->not_full, &q->mu);
+	}
 	q->v[(q->head + q->len) % QUEUE_EVENTS] = *e;
 	q->len++;
 	q->bytes += e->bytes;
@@ -511,7 +520,11 @@ queue_pop(struct queue *q, struct ev *e)
 	q->head = (q->head + 1) % QUEUE_EVENTS;
 	q->len--;
 	q->bytes -= e->bytes;
-	pthread_cond_signal(&q->not_full);
+	if (q->full_wait && q->len <= QUEUE_EVENTS / 2 &&
+	    q->bytes <= QUEUE_BYTES / 2) {
+		q->full_wait = 0;
+		pthread_cond_signal(&q->not_full);
+	}
 	pthread_mutex_unlock(&q->mu);
 	return 0;
 }
