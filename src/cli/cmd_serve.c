@@ -1,9 +1,24 @@
 /*
- * cmd_serve.c - `dmarcstat serve`: the web dashboard on libmicrohttpd
- * (web/server.c).  Options: --listen ADDR:PORT (default 127.0.0.1:8025),
- * --assets-dir DIR (serve web/ from disk while developing), --threads N.
- * Prints the URL, serves until SIGTERM/SIGINT, exits 0.  A port in use or
- * an unreadable database is a start-up error (exit 75 / 70).
+ * cmd_serve.c - `dmarcstat serve`: everything in one process, configured by
+ * one config file (--config, $DMARCSTAT_CONFIG, --set KEY=VALUE):
+ *   - the web dashboard and its JSON API on libmicrohttpd (web/server.c),
+ *   - the HTTP intake endpoints (web/intake.c): POST /api/v1/intake,
+ *     POST /tlsrpt, GET /healthz, GET /metrics,
+ *   - the intake daemon (ingest/daemon.c): IMAP pollers, spool/Maildir
+ *     watchers, retention; it owns the signals: SIGHUP rereads the config
+ *     file (intake settings and the mailbox list reach the web server via
+ *     the reload hook), SIGTERM/SIGINT drain it, then the web server stops
+ *     accepting and finishes the requests in flight,
+ *   - background enrichment (below).
+ * `dmarcstat daemon` is the same without the web server.
+ *
+ * Options: --listen ADDR:PORT (else web.listen when the config sets it,
+ * else 127.0.0.1:8025), --assets-dir DIR (serve web/ from disk while
+ * developing), --threads N.  The database: --db or $DMARCSTAT_DB, else the
+ * config's `database`, else the default.  Prints the URL, serves until
+ * SIGTERM/SIGINT, exits 0.  Exit 2 for a bad configuration or option, 75
+ * when the port is in use or the database cannot be opened, 70 when the
+ * daemon failed (e.g. a spool folder vanished).
  * $DMARCSTAT_NOW (epoch seconds) fixes "now" for reproducible tests.
  *
  * Background enrichment (unless --no-enrich): one thread with its own
@@ -15,6 +30,7 @@
  * reports still trigger one).  Requests never wait for it; the dashboard
  * shows "not resolved" meanwhile.  --resolver ADDR:PORT picks the DNS
  * server (default: /etc/resolv.conf).  Progress: GET /api/enrichment.
+ * enrich.enabled = no in the config file turns it off like --no-enrich.
  */
 #include <ares.h>
 #include <getopt.h>
@@ -27,6 +43,8 @@
 
 #include "analyze/enrich.h"
 #include "cli/cli.h"
+#include "ingest/daemon.h"
+#include "lib/config.h"
 #include "store/store.h"
 #include "web/api.h"
 #include "web/server.h"
@@ -36,11 +54,11 @@
 #define SERVE_ENRICH_POLL 5
 #define SERVE_ENRICH_BACKOFF_MAX 3600
 #define SERVE_ENRICH_JOIN_WAIT 4
+#define SERVE_MAX_SETS 256
 
 struct serve_enricher {
 	const char *db_path;
 	struct enrich_opts o;
-	FILE *log;
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -109,17 +127,16 @@ serve_enrich_main(void *arg)
 			memset(&s, 0, sizeof(s));
 			if (enrich_run(store_sqlite_handle(st), &e->o, &s, err, sizeof(err)) != 0) {
 				api_enrich_status_set("error", (int64_t)time(NULL), NULL, err);
-				if (e->log)
-					fprintf(e->log, "dmarcstat serve: enrich: %s\n", err);
+				daemon_log(DAEMON_LOG_WARN, "enrich_failed", "error=%s", daemon_logq(err));
 				next = time(NULL) + SERVE_ENRICH_PERIOD;
 			} else {
 				api_enrich_status_set(s.dns_gave_up ? "offline" : "idle",
 				    (int64_t)time(NULL), &s, NULL);
-				if (e->log && s.candidates > 0)
-					fprintf(e->log, "dmarcstat serve: enrich: %zu IPs in %.2f s: %zu PTR, "
-					    "%zu NXDOMAIN, %zu not resolved, geo %zu%s\n", s.candidates,
+				if (s.candidates > 0)
+					daemon_log(DAEMON_LOG_INFO, "enrich", "ips=%zu seconds=%.2f ptr=%zu "
+					    "nxdomain=%zu unresolved=%zu geo=%zu resolver=%s", s.candidates,
 					    s.seconds, s.ok, s.nxdomain, s.unresolved, s.geo,
-					    s.dns_gave_up ? " (resolver not answering)" : "");
+					    s.dns_gave_up ? "silent" : "ok");
 				if (s.dns_gave_up) {
 					next = time(NULL) + backoff;
 					backoff = backoff * 2 > SERVE_ENRICH_BACKOFF_MAX ?
@@ -130,8 +147,6 @@ serve_enrich_main(void *arg)
 					    time(NULL) + SERVE_ENRICH_PERIOD;
 				}
 			}
-			if (e->log)
-				fflush(e->log);
 		}
 		now = time(NULL);
 		wake = now + SERVE_ENRICH_POLL < next ? now + SERVE_ENRICH_POLL : next;
@@ -178,15 +193,62 @@ int cmd_serve(struct cli *cli, int argc, char **argv);
 static void
 serve_usage(FILE *f)
 {
-	fputs("usage: dmarcstat [--db FILE] serve [--listen ADDR:PORT] [--assets-dir DIR]"
-	    " [--threads N]\n"
-	    "                 [--no-enrich] [--resolver ADDR:PORT]\n"
-	    "  --listen ADDR:PORT  where to listen (default " SERVER_DEFAULT_LISTEN ");\n"
-	    "                      use [::1]:PORT for IPv6, port 0 for any free port\n"
+	fputs("usage: dmarcstat [--db FILE] [--config FILE] serve [--listen ADDR:PORT]\n"
+	    "                 [--assets-dir DIR] [--threads N] [--no-enrich] [--resolver ADDR:PORT]\n"
+	    "                 [--set KEY=VALUE]...\n"
+	    "  the dashboard, the HTTP intake endpoints, the [mailbox NAME] pollers, the\n"
+	    "  spool.dirs watchers, retention and enrichment until SIGTERM;\n"
+	    "  SIGHUP rereads the config file\n"
+	    "  --listen ADDR:PORT  where to listen (default: web.listen when set, else\n"
+	    "                      " SERVER_DEFAULT_LISTEN "); [::1]:PORT for IPv6, port 0 for any\n"
 	    "  --assets-dir DIR    serve the dashboard files from DIR (development)\n"
 	    "  --threads N         worker threads (default 2 x CPUs, 4..16)\n"
 	    "  --no-enrich         no background enrichment of source IPs\n"
-	    "  --resolver ADDR:PORT  DNS server for enrichment (default: resolv.conf)\n", f);
+	    "  --resolver ADDR:PORT  DNS server for enrichment (default: resolv.conf)\n"
+	    "  --set KEY=VALUE     override a setting (dmarcstat config --help)\n", f);
+}
+
+/* The daemon's SIGHUP hook: new intake settings and mailbox list. */
+static void
+serve_reload(const struct config *cfg, void *arg)
+{
+	server_reload(arg, cfg);
+}
+
+static int
+serve_enrich_start(struct serve_enricher *en, const char *db, const char *resolver)
+{
+	memset(en, 0, sizeof(*en));
+	en->db_path = db;
+	enrich_opts_init(&en->o);
+	en->o.resolver = resolver;
+	en->o.limit = SERVE_ENRICH_BATCH;
+	en->o.concurrency = 100;
+	en->o.timeout_ms = 800;
+	pthread_mutex_init(&en->mu, NULL);
+	pthread_cond_init(&en->cv, NULL);
+	if (pthread_create(&en->th, NULL, serve_enrich_main, en) == 0)
+		return 1;
+	daemon_log(DAEMON_LOG_ERROR, "enrich_failed", "error=%s",
+	    daemon_logq("cannot start the enrichment thread"));
+	return 0;
+}
+
+static void
+serve_enrich_stop(struct serve_enricher *en)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&en->mu);
+	en->stop = 1;
+	pthread_cond_signal(&en->cv);
+	pthread_mutex_unlock(&en->mu);
+	/* A lookup round in flight ends within a few seconds; past that the
+	 * process exits without it (its transaction is all-or-nothing). */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += SERVE_ENRICH_JOIN_WAIT;
+	if (pthread_timedjoin_np(en->th, NULL, &ts) != 0)
+		pthread_detach(en->th);
 }
 
 int
@@ -198,19 +260,24 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 		{"threads", required_argument, NULL, 't'},
 		{"no-enrich", no_argument, NULL, 'N'},
 		{"resolver", required_argument, NULL, 'R'},
+		{"set", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
 	struct server_opts o;
-	struct server *srv;
+	struct server *srv = NULL;
+	struct daemon *d = NULL;
+	struct config *cfg = NULL;
 	static struct serve_enricher en;   /* outlives a detached thread */
+	char *sets[SERVE_MAX_SETS + 1];
+	size_t nsets = 0;
 	char err[512];
-	const char *now, *resolver = NULL;
+	const char *now, *resolver = NULL, *db;
 	int ch, rc, no_enrich = 0, enriching = 0;
 
 	memset(&o, 0, sizeof(o));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "l:a:t:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:a:t:s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			o.listen = optarg;
@@ -235,6 +302,13 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 		case 'R':
 			resolver = optarg;
 			break;
+		case 's':
+			if (nsets == SERVE_MAX_SETS) {
+				fprintf(stderr, "dmarcstat serve: too many --set\n");
+				return EXIT_USAGE;
+			}
+			sets[nsets++] = optarg;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			return EXIT_OK;
@@ -243,6 +317,7 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	sets[nsets] = NULL;
 	if (optind < argc) {
 		serve_usage(stderr);
 		return EXIT_USAGE;
@@ -251,50 +326,49 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "dmarcstat serve: %s\n", err);
 		return EXIT_USAGE;
 	}
+	if ((cfg = config_load(cli->config_path, sets, nsets, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "dmarcstat serve: %s\n", err);
+		return EXIT_USAGE;
+	}
+	db = cli->db_path;
+	if (!cli->db_given && *config_str(cfg, "database") != '\0')
+		db = config_str(cfg, "database");
+	if (o.listen == NULL)
+		o.listen = config_is_set(cfg, "web.listen") ? config_str(cfg, "web.listen") :
+		    SERVER_DEFAULT_LISTEN;
 	if ((now = getenv("DMARCSTAT_NOW")) != NULL && *now)
 		o.now = strtoll(now, NULL, 10);
-	o.db_path = cli->db_path;
-	o.log = cli->quiet ? NULL : stderr;
-	srv = server_new(&o, err, sizeof(err));
-	if (srv == NULL) {
+	o.db_path = db;
+	o.log = !cli->quiet;
+	o.cfg = cfg;
+	/* The daemon first: it blocks the signals that every later thread
+	 * (MHD's, the enricher) then inherits, and takes them in daemon_run. */
+	if ((d = daemon_new(cfg, db, sets, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "dmarcstat serve: %s\n", err);
+		config_free(&cfg);
 		return EXIT_TEMPFAIL;
 	}
+	if ((srv = server_new(&o, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "dmarcstat serve: %s\n", err);
+		daemon_free(&d);
+		config_free(&cfg);
+		return EXIT_TEMPFAIL;
+	}
+	daemon_set_reload_hook(serve_reload, srv);
 	if (!cli->quiet) {
 		printf("dmarcstat: dashboard at %s\n", server_url(srv));
 		fflush(stdout);
 	}
-	/* Started after server_new(): the thread inherits the blocked signals. */
-	if (!no_enrich) {
-		memset(&en, 0, sizeof(en));
-		en.db_path = cli->db_path;
-		en.log = cli->quiet ? NULL : stderr;
-		enrich_opts_init(&en.o);
-		en.o.resolver = resolver;
-		en.o.limit = SERVE_ENRICH_BATCH;
-		en.o.concurrency = 100;
-		en.o.timeout_ms = 800;
-		pthread_mutex_init(&en.mu, NULL);
-		pthread_cond_init(&en.cv, NULL);
-		enriching = pthread_create(&en.th, NULL, serve_enrich_main, &en) == 0;
-		if (!enriching)
-			fprintf(stderr, "dmarcstat serve: cannot start the enrichment thread\n");
-	}
-	rc = server_run(srv);
-	if (enriching) {
-		struct timespec ts;
-
-		pthread_mutex_lock(&en.mu);
-		en.stop = 1;
-		pthread_cond_signal(&en.cv);
-		pthread_mutex_unlock(&en.mu);
-		/* A lookup round in flight ends within a few seconds; past that the
-		 * process exits without it (its transaction is all-or-nothing). */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += SERVE_ENRICH_JOIN_WAIT;
-		if (pthread_timedjoin_np(en.th, NULL, &ts) != 0)
-			pthread_detach(en.th);
-	}
+	if (!no_enrich && config_bool(cfg, "enrich.enabled"))
+		enriching = serve_enrich_start(&en, db, resolver);
+	rc = daemon_run(d, 0);
+	/* the daemon has drained: no new requests, finish those in flight */
+	server_stop(srv);
+	if (enriching)
+		serve_enrich_stop(&en);
+	daemon_set_reload_hook(NULL, NULL);
 	server_free(&srv);
-	return rc == 0 ? EXIT_OK : EXIT_SOFTWARE;
+	daemon_free(&d);
+	config_free(&cfg);
+	return rc == 0 ? EXIT_OK : rc;
 }

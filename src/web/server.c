@@ -9,6 +9,11 @@
  *   POST /api/rules, DELETE /api/rules/ID
  *                      sender rules (api_senders.c): small JSON bodies, only
  *                      with the X-Dmarcstat-Action header (CSRF guard)
+ *   POST /api/v1/intake, POST /tlsrpt, GET /healthz, GET /metrics
+ *                      HTTP intake (intake.c), when server_new() was given a
+ *                      configuration: bearer token / RFC 8460 / monitoring;
+ *                      exempt from the loopback Host check (scripts, MTAs
+ *                      and reverse proxies send their own Host names)
  *
  * Every response carries the security headers (strict CSP: nothing inline,
  * nosniff, no referrer, no framing).  Assets and API replies have strong
@@ -21,9 +26,13 @@
  * MHD keeps connections alive.  Read connections to the database come from a
  * pool with one per worker; the writing connection (uploads) is exclusive.
  *
- * Shutdown: SIGTERM/SIGINT are blocked in every thread and taken by
- * sigwait() in server_run(); the daemon stops accepting, lets requests in
- * flight finish (up to 5 s), then stops.
+ * Shutdown: SIGTERM/SIGINT are blocked in every thread and taken either by
+ * sigwait() in server_run() or, in `dmarcstat serve`, by the intake daemon
+ * (ingest/daemon.c); then server_stop() stops accepting, lets requests in
+ * flight finish (up to 5 s), and stops.  Intake uploads answer only after
+ * their commit, so a request cut short was never acknowledged.
+ *
+ * Logging: key=value lines through ingest/daemon.c's daemon_log().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,9 +53,11 @@
 #include <zlib.h>
 
 #include "analyze/analyze.h"
+#include "ingest/daemon.h"
 #include "store/query_dash.h"
 #include "web/api.h"
 #include "web/assets.h"
+#include "web/intake.h"
 #include "web/server.h"
 
 #define SERVER_CSP "default-src 'self'; script-src 'self'; style-src 'self'; " \
@@ -70,6 +81,9 @@ struct server {
 	size_t npool, nidle;
 	pthread_mutex_t writer_mu;
 	struct store *writer;
+	struct intake *intake;      /* NULL without a configuration */
+	pthread_mutex_t cfg_mu;
+	json_t *intake_cfg;         /* server_intake_config()'s snapshot */
 };
 
 struct server_req {
@@ -80,24 +94,11 @@ struct server_req {
 	int action;                 /* POST/DELETE /api/rules...: body kept in abuf */
 	char *abuf;
 	size_t alen;
+	void *intake;               /* intake.c's request state */
+	int is_intake;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static void
-server_log(const struct server *srv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (srv->o.log == NULL)
-		return;
-	fputs("dmarcstat serve: ", srv->o.log);
-	va_start(ap, fmt);
-	vfprintf(srv->o.log, fmt, ap);
-	va_end(ap);
-	fputc('\n', srv->o.log);
-	fflush(srv->o.log);
-}
 
 /* Strong ETag of bytes: FNV-1a 64 plus length. */
 static void
@@ -507,12 +508,20 @@ server_handle(void *cls, struct MHD_Connection *c, const char *url, const char *
 	struct server_req *rq = *con_cls;
 	int is_upload = strcmp(url, "/api/upload") == 0 && strcmp(method, "POST") == 0;
 
+	if (rq != NULL && rq->is_intake)
+		return intake_handle(srv->intake, c, url, method, upload_data, upload_data_size,
+		    &rq->intake);
 	if (rq == NULL) {
 		/* First call: headers only.  Answering later keeps the connection alive. */
 		rq = calloc(1, sizeof(*rq));
 		if (rq == NULL)
 			return MHD_NO;
 		*con_cls = rq;
+		if (srv->intake != NULL && intake_match(url)) {
+			rq->is_intake = 1;
+			return intake_handle(srv->intake, c, url, method, upload_data,
+			    upload_data_size, &rq->intake);
+		}
 		if (!server_host_ok(srv, c)) {
 			rq->reject = 421;
 			rq->reject_code = "misdirected";
@@ -622,6 +631,7 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (rq == NULL)
 		return;
 	upload_free(&rq->up);
+	intake_request_free(&rq->intake);
 	free(rq->abuf);
 	free(rq);
 	*con_cls = NULL;
@@ -631,12 +641,16 @@ static void
 server_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct server *srv = cls;
+	char msg[512];
+	size_t n;
 
-	if (srv->o.log == NULL)
+	if (!srv->o.log)
 		return;
-	fputs("dmarcstat serve: ", srv->o.log);
-	vfprintf(srv->o.log, fmt, ap);
-	fflush(srv->o.log);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	daemon_log(DAEMON_LOG_WARN, "http_error", "msg=%s", daemon_logq(msg));
 }
 
 /* ---- connections to the database ------------------------------------------ */
@@ -698,6 +712,110 @@ const char *
 server_url(const struct server *srv)
 {
 	return srv->url;
+}
+
+/* ---- intake ---------------------------------------------------------------- */
+
+/* Intake imports through the server's one writing connection. */
+static struct store *
+server_intake_get(void *arg, char *err, size_t errlen)
+{
+	return server_writer_get(arg, err, errlen);
+}
+
+static void
+server_intake_put(void *arg, struct store *st)
+{
+	(void)st;
+	server_writer_put(arg);
+}
+
+/* "imaps://user@host:993/path" -> "imaps://host:993/": no user, no path. */
+static json_t *
+server_url_public(const char *url)
+{
+	const char *p = strstr(url, "://"), *host, *end, *at;
+
+	if (p == NULL)
+		return json_string("");
+	host = p + 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at != NULL)
+		host = at + 1;
+	return json_sprintf("%.*s%.*s/", (int)(p + 3 - url), url, (int)(end - host), host);
+}
+
+/* A done/failed folder as watch.c resolves it against the watched folder. */
+static json_t *
+server_spool_path(const char *root, const char *rel)
+{
+	if (rel[0] == '/')
+		return json_string(rel);
+	return json_sprintf("%s/%s", root, rel);
+}
+
+static json_t *
+server_intake_snapshot(const struct config *cfg)
+{
+	json_t *mbs = json_array(), *spool = json_array();
+	char **dirs = NULL;
+	size_t n, i;
+
+	for (i = 0; cfg != NULL && i < config_mailbox_count(cfg); i++) {
+		const struct config_mailbox *mb = config_mailbox_at(cfg, i);
+
+		/* json_pack gives NULL for a value that is not UTF-8: no entry */
+		json_array_append_new(mbs, json_pack("{s:s, s:o, s:s, s:b, s:s, s:I}",
+		    "name", config_mailbox_name(mb),
+		    "url", server_url_public(config_mb_str(cfg, mb, "url")),
+		    "folder", config_mb_str(cfg, mb, "folder"),
+		    "enabled", config_mb_bool(cfg, mb, "enabled"),
+		    "after", config_mb_str(cfg, mb, "after"),
+		    "poll_interval", (json_int_t)config_mb_uint(cfg, mb, "poll_interval")));
+	}
+	n = cfg != NULL ? config_list(cfg, "spool.dirs", &dirs) : 0;
+	for (i = 0; i < n; i++) {
+		char *root = dirs[i];
+		size_t len = strlen(root);
+
+		while (len > 1 && root[len - 1] == '/')
+			root[--len] = '\0';
+		json_array_append_new(spool, json_pack("{s:s, s:o, s:o, s:s}", "path", root,
+		    "done", server_spool_path(root, config_str(cfg, "spool.done_dir")),
+		    "failed", server_spool_path(root, config_str(cfg, "spool.failed_dir")),
+		    "on_success", config_str(cfg, "spool.on_success")));
+	}
+	if (n > 0)
+		config_list_free(dirs, n);
+	return json_pack("{s:b, s:o, s:o, s:I}", "intake", cfg != NULL, "mailboxes", mbs,
+	    "spool", spool, "rescan_interval",
+	    (json_int_t)(cfg ? config_uint(cfg, "spool.rescan_interval") : 0));
+}
+
+struct json_t *
+server_intake_config(struct server *srv)
+{
+	json_t *v;
+
+	pthread_mutex_lock(&srv->cfg_mu);
+	v = json_deep_copy(srv->intake_cfg);
+	pthread_mutex_unlock(&srv->cfg_mu);
+	return v;
+}
+
+void
+server_reload(struct server *srv, const struct config *cfg)
+{
+	json_t *snap = server_intake_snapshot(cfg), *old;
+
+	if (srv->intake != NULL && cfg != NULL)
+		intake_reload(srv->intake, cfg);
+	pthread_mutex_lock(&srv->cfg_mu);
+	old = srv->intake_cfg;
+	srv->intake_cfg = snap;
+	pthread_mutex_unlock(&srv->cfg_mu);
+	json_decref(old);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -796,6 +914,8 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 	pthread_mutex_init(&srv->pool_mu, NULL);
 	pthread_cond_init(&srv->pool_cv, NULL);
 	pthread_mutex_init(&srv->writer_mu, NULL);
+	pthread_mutex_init(&srv->cfg_mu, NULL);
+	srv->intake_cfg = server_intake_snapshot(srv->o.cfg);
 	sigemptyset(&srv->sigs);
 	sigaddset(&srv->sigs, SIGINT);
 	sigaddset(&srv->sigs, SIGTERM);
@@ -841,6 +961,11 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 		srv->pool[srv->npool++] = st;
 		srv->idle[srv->nidle++] = st;
 	}
+	if (srv->o.cfg != NULL) {
+		struct intake_store_ops ops = { server_intake_get, server_intake_put, srv };
+
+		srv->intake = intake_new(srv->o.cfg, srv->o.db_path, &ops);
+	}
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 #ifdef __linux__
@@ -872,6 +997,9 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
 	snprintf(srv->url, sizeof(srv->url), ss.ss_family == AF_INET6 ? "http://[%s]:%u/" :
 	    "http://%s:%u/", host, info ? (unsigned)info->port : 0);
+	if (srv->o.log)
+		daemon_log(DAEMON_LOG_INFO, "http_start", "url=%s threads=%u intake=%s",
+		    daemon_logq(srv->url), srv->o.threads, srv->intake ? "on" : "off");
 	return srv;
 fail:
 	server_free(&srv);
@@ -883,10 +1011,19 @@ server_run(struct server *srv)
 {
 	int sig = 0;
 
-	server_log(srv, "dashboard at %s (%u threads)", srv->url, srv->o.threads);
 	while (sigwait(&srv->sigs, &sig) != 0)
 		;
-	server_log(srv, "signal %d: stopping", sig);
+	if (srv->o.log)
+		daemon_log(DAEMON_LOG_INFO, "stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	server_stop(srv);
+	return 0;
+}
+
+void
+server_stop(struct server *srv)
+{
+	if (srv->d == NULL)
+		return;
 	MHD_quiesce_daemon(srv->d);
 	for (int i = 0; i < 50; i++) {
 		const union MHD_DaemonInfo *ci = MHD_get_daemon_info(srv->d,
@@ -899,7 +1036,8 @@ server_run(struct server *srv)
 	}
 	MHD_stop_daemon(srv->d);
 	srv->d = NULL;
-	return 0;
+	if (srv->o.log)
+		daemon_log(DAEMON_LOG_INFO, "http_stopped", "url=%s", daemon_logq(srv->url));
 }
 
 void
@@ -917,6 +1055,9 @@ server_free(struct server **srvp)
 	free(srv->idle);
 	if (srv->writer)
 		store_close(&srv->writer);
+	intake_free(&srv->intake);
+	json_decref(srv->intake_cfg);
+	pthread_mutex_destroy(&srv->cfg_mu);
 	free(srv->assets_real);
 	pthread_mutex_destroy(&srv->pool_mu);
 	pthread_cond_destroy(&srv->pool_cv);

@@ -1,6 +1,8 @@
 /*
  * server.h - the dashboard's HTTP server (libmicrohttpd): embedded assets,
- * the JSON API (api.c) and uploads (upload.c) on one listening socket.
+ * the JSON API (api.c), uploads (upload.c) and, when given a configuration,
+ * the HTTP intake endpoints (intake.c: /api/v1/intake, /tlsrpt, /healthz,
+ * /metrics) on one listening socket.
  *
  * Threads: a pool of MHD worker threads, each handling many connections
  * with epoll/poll; every connection has a timeout and a memory limit so a
@@ -14,9 +16,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lib/config.h"
 #include "store/store.h"
 
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:8025"
+
+struct json_t;
 
 struct server_opts {
 	const char *listen;       /* "ADDR:PORT", "[v6]:PORT"; NULL = default */
@@ -27,7 +32,9 @@ struct server_opts {
 	size_t conn_memory;       /* bytes per connection, 0 = 256 KiB */
 	size_t upload_max;        /* total bytes per upload, 0 = 64 MiB */
 	int64_t now;              /* fixed "now" for tests, 0 = the clock */
-	FILE *log;                /* one line per start/stop/error; NULL = quiet */
+	int log;                  /* key=value lines (ingest/daemon.h) per start/stop/error */
+	const struct config *cfg; /* intake settings, mailboxes, spool folders; NULL =
+	                           * no intake endpoints; read only in server_new() */
 };
 
 struct server;
@@ -37,9 +44,15 @@ struct server;
 struct server *server_new(const struct server_opts *opts, char *err, size_t errlen);
 /* The bound address as "http://ADDR:PORT/" (port resolved when 0 was asked). */
 const char *server_url(const struct server *srv);
-/* Serves until SIGTERM or SIGINT, then stops accepting, finishes the requests
- * in flight and returns 0. */
+/* Serves until SIGTERM or SIGINT (sigwait), then server_stop(); returns 0.
+ * For a server alone; with ingest/daemon.c running, the daemon takes the
+ * signals and the caller calls server_stop() once daemon_run() returned. */
 int server_run(struct server *srv);
+/* Stops accepting, lets requests in flight finish (up to 5 s), stops. */
+void server_stop(struct server *srv);
+/* A new configuration after SIGHUP (thread-safe): intake settings and the
+ * mailbox/spool list of GET /api/mailboxes.  The listen address stays. */
+void server_reload(struct server *srv, const struct config *cfg);
 void server_free(struct server **srv);
 
 /* For api.c / upload.c: borrow a read connection (never NULL; waits when all
@@ -51,5 +64,13 @@ struct store *server_writer_get(struct server *srv, char *err, size_t errlen);
 void server_writer_put(struct server *srv);
 int64_t server_now(const struct server *srv);
 size_t server_upload_max(const struct server *srv);
+/*
+ * For api.c: what the configuration says about intake, without secrets, as
+ * a new JSON reference: {"intake": true|false (a configuration was given),
+ * "mailboxes": [{"name","url" (scheme://host:port/ only),"folder",
+ * "enabled","after","poll_interval"}], "spool": [{"path","done","failed",
+ * "on_success"}], "rescan_interval"}.
+ */
+struct json_t *server_intake_config(struct server *srv);
 
 #endif
