@@ -782,8 +782,8 @@ server_intake_snapshot(const struct config *cfg)
 		while (len > 1 && root[len - 1] == '/')
 			root[--len] = '\0';
 		json_array_append_new(spool, json_pack("{s:s, s:o, s:o, s:s}", "path", root,
-		    "done", server_spool_path(root, config_str(cfg, "spool.done_dir")),
-		    "failed", server_spool_path(root, config_str(cfg, "spool.failed_dir")),
+		    "done_dir", server_spool_path(root, config_str(cfg, "spool.done_dir")),
+		    "failed_dir", server_spool_path(root, config_str(cfg, "spool.failed_dir")),
 		    "on_success", config_str(cfg, "spool.on_success")));
 	}
 	if (n > 0)

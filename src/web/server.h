@@ -68,7 +68,7 @@ size_t server_upload_max(const struct server *srv);
  * For api.c: what the configuration says about intake, without secrets, as
  * a new JSON reference: {"intake": true|false (a configuration was given),
  * "mailboxes": [{"name","url" (scheme://host:port/ only),"folder",
- * "enabled","after","poll_interval"}], "spool": [{"path","done","failed",
+ * "enabled","after","poll_interval"}], "spool": [{"path","done_dir","failed_dir",
  * "on_success"}], "rescan_interval"}.
  */
 struct json_t *server_intake_config(struct server *srv);
