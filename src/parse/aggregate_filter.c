@@ -36,7 +36,9 @@ struct fbuf {
 	size_t len, cap;
 };
 
-enum filter_enc { ENC_UNKNOWN, ENC_UTF8, ENC_UTF16LE, ENC_UTF16BE, ENC_TABLE };
+enum filter_enc {
+	ENC_UNKNOWN, ENC_UTF8, ENC_UTF16LE, ENC_UTF16BE, ENC_TABLE, ENC_ICONV
+};
 enum filter_lex { LX_TEXT, LX_COMMENT, LX_PI, LX_CDATA };
 
 struct aggregate_filter {
@@ -47,10 +49,13 @@ struct aggregate_filter {
 	/* decoding */
 	enum filter_enc enc;
 	struct fbuf head;               /* bytes held while sniffing */
-	unsigned char carry[4];         /* incomplete sequence at slice end */
+	unsigned char carry[8];         /* incomplete sequence at slice end */
 	size_t ncarry;
 	uint32_t hi;                    /* pending UTF-16 high surrogate */
 	uint32_t table[256];            /* single-byte encodings */
+	iconv_t cd;                     /* multi-byte encodings, to UTF-32LE */
+	char enc_name[24];              /* its iconv name, for the warning */
+	struct fbuf join;               /* carried bytes + a slice (iconv) */
 
 	/* lexing */
 	struct fbuf w;                  /* decoded, not yet lexed */
@@ -69,6 +74,7 @@ struct aggregate_filter {
 	unsigned depth;
 
 	/* repairs, reported by aggregate_filter_summary() */
+	unsigned long long n_enc;       /* bytes invalid in f->enc_name */
 	unsigned long long n_utf8, n_ctrl, n_lt, n_amp, n_attr;
 	unsigned long long n_stray_close, n_autoclose;
 	int junk_before, junk_after;
@@ -399,6 +405,75 @@ filter_dec_utf16(struct aggregate_filter *f, const unsigned char *s, size_t n,
 	return d;
 }
 
+/*
+ * Multi-byte encodings through iconv (to UTF-32LE, so every character then
+ * goes through filter_put_cp like the others).  A sequence cut by the end
+ * of the slice is carried to the next one; a byte iconv refuses becomes
+ * U+FFFD (counted; one warning in the summary) and decoding resumes at the
+ * next byte; an incomplete sequence at the very end becomes one U+FFFD.
+ */
+static char *
+filter_dec_iconv(struct aggregate_filter *f, const unsigned char *in,
+    size_t n, int final, char *d)
+{
+	unsigned char u[1024];
+	char *ip, *op;
+	size_t il, ol, got, i;
+
+	if (f->ncarry > 0) {
+		f->join.len = 0;
+		fbuf_put(&f->join, (const char *)f->carry, f->ncarry);
+		fbuf_put(&f->join, (const char *)in, n);
+		in = (const unsigned char *)f->join.p;
+		n = f->join.len;
+		f->ncarry = 0;
+	}
+	ip = (char *)(uintptr_t)in;
+	il = n;
+	for (;;) {
+		size_t r;
+		int e;
+
+		op = (char *)u;
+		ol = sizeof(u);
+		if (il > 0)
+			r = iconv(f->cd, &ip, &il, &op, &ol);
+		else if (final)
+			r = iconv(f->cd, NULL, NULL, &op, &ol);  /* shift back */
+		else
+			break;
+		e = errno;
+		got = (sizeof(u) - ol) / 4;
+		for (i = 0; i < got; i++)
+			d = filter_put_cp(f, d, (uint32_t)u[4 * i] |
+			    (uint32_t)u[4 * i + 1] << 8 |
+			    (uint32_t)u[4 * i + 2] << 16 |
+			    (uint32_t)u[4 * i + 3] << 24);
+		if (r != (size_t)-1) {
+			if (il == 0)
+				break;
+			continue;
+		}
+		if (e == E2BIG)
+			continue;
+		if (e == EINVAL && !final && il < sizeof(f->carry)) {
+			memcpy(f->carry, ip, il);
+			f->ncarry = il;
+			break;
+		}
+		/* EILSEQ, or a sequence the input ends inside */
+		f->n_enc++;
+		d = filter_put_cp(f, d, 0xfffd);
+		if (e == EINVAL) {
+			il = 0;
+			continue;
+		}
+		ip++;
+		il--;
+	}
+	return d;
+}
+
 /* Decodes in[0..n) (after any carried bytes) and appends to f->w. */
 static void
 filter_decode(struct aggregate_filter *f, const unsigned char *in, size_t n,
@@ -407,9 +482,12 @@ filter_decode(struct aggregate_filter *f, const unsigned char *in, size_t n,
 	char *d;
 	size_t i;
 
-	fbuf_reserve(&f->w, 3 * (n + f->ncarry) + 16);
+	fbuf_reserve(&f->w, 4 * (n + f->ncarry) + 16);
 	d = f->w.p + f->w.len;
 	switch (f->enc) {
+	case ENC_ICONV:
+		d = filter_dec_iconv(f, in, n, final, d);
+		break;
 	case ENC_TABLE:
 		for (i = 0; i < n; i++)
 			d = filter_put_cp(f, d, f->table[in[i]]);
@@ -540,6 +618,56 @@ filter_cp1252(struct aggregate_filter *f)
 		f->table[0x80 + b] = cp1252_high[b];
 }
 
+/*
+ * Multi-byte encodings read through iconv: declared labels (lower case,
+ * WHATWG names and aliases) -> the glibc converter, each the superset
+ * that decoders in browsers use for the label.
+ */
+static const struct {
+	const char *label, *conv;
+} filter_multibyte[] = {
+	{ "shift_jis", "CP932" }, { "shift-jis", "CP932" },
+	{ "sjis", "CP932" }, { "x-sjis", "CP932" }, { "ms_kanji", "CP932" },
+	{ "csshiftjis", "CP932" }, { "windows-31j", "CP932" },
+	{ "cp932", "CP932" }, { "ms932", "CP932" }, { "x-ms-cp932", "CP932" },
+	{ "euc-jp", "EUC-JP" }, { "eucjp", "EUC-JP" },
+	{ "x-euc-jp", "EUC-JP" }, { "cseucpkdfmtjapanese", "EUC-JP" },
+	{ "iso-2022-jp", "ISO-2022-JP" }, { "csiso2022jp", "ISO-2022-JP" },
+	{ "gb18030", "GB18030" }, { "gbk", "GB18030" },
+	{ "gb2312", "GB18030" }, { "csgb2312", "GB18030" },
+	{ "euc-cn", "GB18030" }, { "x-gbk", "GB18030" },
+	{ "cp936", "GB18030" }, { "ms936", "GB18030" },
+	{ "windows-936", "GB18030" }, { "chinese", "GB18030" },
+	{ "gb_2312", "GB18030" }, { "gb_2312-80", "GB18030" },
+	{ "big5", "BIG5-HKSCS" }, { "big5-hkscs", "BIG5-HKSCS" },
+	{ "cn-big5", "BIG5-HKSCS" }, { "csbig5", "BIG5-HKSCS" },
+	{ "x-x-big5", "BIG5-HKSCS" },
+	{ "euc-kr", "CP949" }, { "cseuckr", "CP949" },
+	{ "ks_c_5601-1987", "CP949" }, { "ks_c_5601-1989", "CP949" },
+	{ "ksc5601", "CP949" }, { "ksc_5601", "CP949" },
+	{ "csksc56011987", "CP949" }, { "iso-ir-149", "CP949" },
+	{ "korean", "CP949" }, { "windows-949", "CP949" },
+	{ "cp949", "CP949" },
+};
+
+/* Reads the rest of the input with iconv from `conv`; -1 with err. */
+static int
+filter_use_iconv(struct aggregate_filter *f, const char *conv, char *err,
+    size_t errlen)
+{
+	if (f->cd != (iconv_t)-1)
+		iconv_close(f->cd);
+	f->cd = iconv_open("UTF-32LE", conv);
+	if (f->cd == (iconv_t)-1) {
+		snprintf(err, errlen, "unsupported encoding \"%s\" (no "
+		    "converter on this system)", conv);
+		return -1;
+	}
+	snprintf(f->enc_name, sizeof(f->enc_name), "%s", conv);
+	f->enc = ENC_ICONV;
+	return 0;
+}
+
 /* Picks f->enc from a declared label; -1 with err when unsupported. */
 static int
 filter_set_label(struct aggregate_filter *f, const char *label, char *err,
@@ -565,7 +693,14 @@ filter_set_label(struct aggregate_filter *f, const char *label, char *err,
 			return 0;
 		}
 	}
+	for (i = 0; i < sizeof(filter_multibyte) / sizeof(filter_multibyte[0]);
+	    i++)
+		if (strcmp(label, filter_multibyte[i].label) == 0)
+			return filter_use_iconv(f, filter_multibyte[i].conv, err,
+			    errlen);
 	if (strncmp(label, "utf-16", 6) == 0 ||
+	    strncmp(label, "utf-32", 6) == 0 ||
+	    strncmp(label, "ucs-4", 5) == 0 ||
 	    strncmp(label, "ucs-2", 5) == 0) {
 		filter_warnf(f, "encoding \"%s\" declared on 8-bit input; "
 		    "read as UTF-8", label);
@@ -599,9 +734,14 @@ filter_sniff(struct aggregate_filter *f, const unsigned char *b, size_t n,
 		return 1;
 	}
 	if (n >= 4 && ((b[0] == 0xff && b[1] == 0xfe && !b[2] && !b[3]) ||
-	    (!b[0] && !b[1] && b[2] == 0xfe && b[3] == 0xff))) {
-		snprintf(err, errlen, "unsupported encoding UTF-32");
-		return -1;
+	    (b[0] != 0 && !b[1] && !b[2] && !b[3]))) {
+		*skip = b[0] == 0xff ? 4 : 0;
+		return filter_use_iconv(f, "UTF-32LE", err, errlen) < 0 ? -1 : 1;
+	}
+	if (n >= 4 && ((!b[0] && !b[1] && b[2] == 0xfe && b[3] == 0xff) ||
+	    (!b[0] && !b[1] && !b[2] && b[3] != 0))) {
+		*skip = b[2] == 0xfe ? 4 : 0;
+		return filter_use_iconv(f, "UTF-32BE", err, errlen) < 0 ? -1 : 1;
 	}
 	if (n >= 2 && b[0] == 0xfe && b[1] == 0xff) {
 		*skip = 2;
@@ -1357,6 +1497,7 @@ aggregate_filter_new(unsigned max_depth, aggregate_filter_warn_fn warn,
 	f->ctx = ctx;
 	f->off = xcalloc(f->max_depth + 2, sizeof(*f->off));
 	f->text_start = NOHOLD;
+	f->cd = (iconv_t)-1;
 	return f;
 }
 
@@ -1372,6 +1513,9 @@ aggregate_filter_free(struct aggregate_filter **fp)
 	fbuf_free(&f->o);
 	fbuf_free(&f->names);
 	fbuf_free(&f->pending);
+	fbuf_free(&f->join);
+	if (f->cd != (iconv_t)-1)
+		iconv_close(f->cd);
 	free(f->off);
 	free(f);
 	*fp = NULL;
@@ -1382,11 +1526,16 @@ aggregate_filter_reset(struct aggregate_filter *f, unsigned max_depth,
     aggregate_filter_warn_fn warn, void *ctx)
 {
 	struct fbuf head = f->head, w = f->w, o = f->o, names = f->names;
-	struct fbuf pending = f->pending;
+	struct fbuf pending = f->pending, join = f->join;
 	size_t *off = f->off;
 	unsigned old_depth = f->max_depth;
 
+	if (f->cd != (iconv_t)-1)
+		iconv_close(f->cd);
 	memset(f, 0, sizeof(*f));
+	f->cd = (iconv_t)-1;
+	f->join = join;
+	f->join.len = 0;
 	f->max_depth = max_depth ? max_depth : 1;
 	f->warn = warn;
 	f->ctx = ctx;
@@ -1660,6 +1809,9 @@ aggregate_filter_summary(struct aggregate_filter *f)
 	if (f->n_utf8)
 		filter_warn_now(f, "replaced %llu invalid UTF-8/UTF-16 "
 		    "sequence(s) with U+FFFD", f->n_utf8);
+	if (f->n_enc)
+		filter_warn_now(f, "replaced %llu byte sequence(s) invalid in "
+		    "%s with U+FFFD", f->n_enc, f->enc_name);
 	if (f->n_ctrl)
 		filter_warn_now(f, "replaced %llu character(s) not allowed in "
 		    "XML with U+FFFD", f->n_ctrl);

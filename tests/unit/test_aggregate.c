@@ -217,13 +217,13 @@ run(struct result *res, const struct limits *lim, const char *buf, size_t len,
 	assert_null(a);
 }
 
-/* Parses a fixture whole, in 7-byte pieces and byte by byte; all agree. */
+/* Parses buf whole, in 7-byte pieces and byte by byte; all agree. */
 static void
-parse_lim(struct result *res, const char *name, const struct limits *lim)
+parse_mem_lim(struct result *res, const char *buf, size_t len,
+    const struct limits *lim)
 {
 	static struct result other;
-	size_t len, chunks[] = { 7, 1 }, i, k;
-	char *buf = load(name, &len);
+	size_t chunks[] = { 7, 1 }, i, k;
 
 	other.stop_at = res->stop_at;
 	run(res, lim, buf, len, 0);
@@ -237,7 +237,26 @@ parse_lim(struct result *res, const char *name, const struct limits *lim)
 		for (i = 0; i < res->n_recs && i < MAX_RECS; i++)
 			assert_string_equal(other.recs[i], res->recs[i]);
 	}
+}
+
+/* The same for a fixture file. */
+static void
+parse_lim(struct result *res, const char *name, const struct limits *lim)
+{
+	size_t len;
+	char *buf = load(name, &len);
+
+	parse_mem_lim(res, buf, len, lim);
 	free(buf);
+}
+
+static void
+parse_mem(struct result *res, const char *buf, size_t len)
+{
+	struct limits lim;
+
+	limits_default(&lim);
+	parse_mem_lim(res, buf, len, &lim);
 }
 
 static void
@@ -422,9 +441,142 @@ test_other_encodings(void **state)
 	parse(&R, "iso8859_15.xml");
 	assert_int_equal(R.rc, 0);
 	has(R.header, "org=Euro \xe2\x82\xac");
-	parse(&R, "shift_jis_refused.xml");
-	assert_int_equal(R.rc, -1);
-	assert_non_null(strstr(R.err, "shift_jis"));
+}
+
+/* Japanese generators: Shift_JIS (Windows-31J), EUC-JP, ISO-2022-JP. */
+static void
+test_japanese_encodings(void **state)
+{
+	/* 株式会社エヌ・ティ・ティ・ドコモ */
+	static const char org[] = "org=\xe6\xa0\xaa\xe5\xbc\x8f\xe4\xbc"
+	    "\x9a\xe7\xa4\xbe\xe3\x82\xa8\xe3\x83\x8c\xe3\x83\xbb"
+	    "\xe3\x83\x86\xe3\x82\xa3\xe3\x83\xbb\xe3\x83\x86\xe3"
+	    "\x82\xa3\xe3\x83\xbb\xe3\x83\x89\xe3\x82\xb3\xe3\x83"
+	    "\xa2";
+	/* 署名は有効です */
+	static const char human[] = "/\xe7\xbd\xb2\xe5\x90\x8d\xe3\x81"
+	    "\xaf\xe6\x9c\x89\xe5\x8a\xb9\xe3\x81\xa7\xe3\x81\x99";
+	/* 表示 (its Shift_JIS bytes hold 0x5C, a backslash in ASCII) */
+	static const char hyoji[] = "\xe8\xa1\xa8\xe7\xa4\xba";
+	const char *const files[] = { "shift_jis.xml", "euc_jp.xml",
+		"iso2022jp.xml" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		parse(&R, files[i]);
+		assert_int_equal(R.rc, 0);
+		assert_string_equal(R.warnings, "");
+		has(R.header, org);
+		assert_non_null(strstr(R.header, hyoji));
+		assert_int_equal(R.n_recs, 1);
+		has(R.recs[0], "count=5");
+		assert_non_null(strstr(R.recs[0], human));
+		/* 転送 in the reason comment */
+		assert_non_null(strstr(R.recs[0], "reason0=forwarded/"
+		    "forwarded/\xe8\xbb\xa2\xe9\x80\x81"));
+	}
+	/* half-width katakana (one byte each in Shift_JIS) and a circled
+	 * digit (an NEC extension of Windows-31J) */
+	parse(&R, "shift_jis.xml");
+	assert_non_null(strstr(R.recs[0], "\xef\xbd\xb1\xef\xbd\xb2"
+	    "\xef\xbd\xb3 \xe2\x91\xa0"));
+}
+
+#define MB_DOC(enc, org) "<?xml version=\"1.0\" encoding=\"" enc "\"?>" \
+	"<feedback><report_metadata><org_name>" org "</org_name>" \
+	"<report_id>r</report_id></report_metadata><policy_published>" \
+	"<domain>example.com</domain></policy_published><record><row>" \
+	"<source_ip>192.0.2.1</source_ip><count>1</count></row>" \
+	"</record></feedback>"
+
+/* Chinese and Korean labels, aliases, invalid bytes. */
+static void
+test_multibyte_encodings(void **state)
+{
+	static const char gbk[] = MB_DOC("GB2312", "\xd6\xd0\xce\xc4");
+	static const char gb18030[] = MB_DOC("gb18030",
+	    "\x81\x30\x81\x30");
+	static const char big5[] = MB_DOC("Big5", "\xa4\xa4\xa4\xe5");
+	static const char euckr[] = MB_DOC("EUC-KR", "\xc7\xd1\xb1\xb9");
+	static const char cp932[] = MB_DOC("Windows-31J", "\x93\xfa\x96\x7b");
+	/* 0x82 0x20: a lead byte followed by a space; 0xa0 is unused */
+	static const char bad[] = MB_DOC("Shift_JIS",
+	    "a\x82 b\xa0\xfd\x93\xfa");
+	static const char cut[] = MB_DOC("Shift_JIS", "x") "\x93";
+
+	parse_mem(&R, gbk, sizeof(gbk) - 1);
+	assert_int_equal(R.rc, 0);
+	has(R.header, "org=\xe4\xb8\xad\xe6\x96\x87");
+	parse_mem(&R, gb18030, sizeof(gb18030) - 1);
+	assert_int_equal(R.rc, 0);
+	has(R.header, "org=\xc2\x80");
+	parse_mem(&R, big5, sizeof(big5) - 1);
+	assert_int_equal(R.rc, 0);
+	has(R.header, "org=\xe4\xb8\xad\xe6\x96\x87");
+	parse_mem(&R, euckr, sizeof(euckr) - 1);
+	assert_int_equal(R.rc, 0);
+	has(R.header, "org=\xed\x95\x9c\xea\xb5\xad");
+	parse_mem(&R, cp932, sizeof(cp932) - 1);
+	assert_int_equal(R.rc, 0);
+	has(R.header, "org=\xe6\x97\xa5\xe6\x9c\xac");
+	assert_null(strstr(R.warnings, "U+FFFD"));
+
+	/* invalid bytes: U+FFFD each, decoding goes on, one warning */
+	parse_mem(&R, bad, sizeof(bad) - 1);
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n_recs, 1);
+	assert_non_null(strstr(R.header, "org=a\xef\xbf\xbd"));
+	assert_non_null(strstr(R.header, "\xe6\x97\xa5 "));
+	warned(&R, "invalid in CP932 with U+FFFD");
+	assert_null(strstr(strstr(R.warnings, "CP932") + 1, "CP932"));
+
+	/* a lead byte cut by the end of input: one U+FFFD, a warning */
+	parse_mem(&R, cut, sizeof(cut) - 1);
+	assert_int_equal(R.rc, 0);
+	warned(&R, "invalid in CP932");
+}
+
+/* UTF-32 with and without a byte order mark, both byte orders. */
+static void
+test_utf32(void **state)
+{
+	static const char doc[] = MB_DOC("UTF-32", "\xc3\xa9t\xc3\xa9");
+	unsigned char buf[4 * sizeof(doc) + 4];
+	size_t n, i, k;
+	int be, bom;
+
+	for (k = 0; k < 4; k++) {
+		uint32_t cp;
+		const unsigned char *p = (const unsigned char *)doc;
+
+		be = k & 1;
+		bom = k >> 1;
+		n = 0;
+		if (bom) {
+			static const unsigned char le[] = { 0xff, 0xfe, 0, 0 };
+			static const unsigned char bem[] = { 0, 0, 0xfe, 0xff };
+
+			memcpy(buf, be ? bem : le, 4);
+			n = 4;
+		}
+		/* the document's UTF-8 (ASCII and U+00E9 only) as UTF-32 */
+		for (i = 0; p[i] != '\0'; i++) {
+			if (p[i] == 0xc3) {
+				cp = 0xc0 | (p[++i] & 0x3f);
+			} else {
+				cp = p[i];
+			}
+			buf[n + (be ? 3 : 0)] = (unsigned char)(cp & 0xff);
+			buf[n + (be ? 2 : 1)] = (unsigned char)(cp >> 8);
+			buf[n + (be ? 1 : 2)] = 0;
+			buf[n + (be ? 0 : 3)] = 0;
+			n += 4;
+		}
+		parse_mem(&R, (const char *)buf, n);
+		assert_int_equal(R.rc, 0);
+		has(R.header, "org=\xc3\xa9t\xc3\xa9");
+		assert_int_equal(R.n_recs, 1);
+	}
 }
 
 static void
@@ -988,6 +1140,9 @@ main(void)
 		cmocka_unit_test(test_utf16),
 		cmocka_unit_test(test_windows1252_missing_verdicts),
 		cmocka_unit_test(test_other_encodings),
+		cmocka_unit_test(test_japanese_encodings),
+		cmocka_unit_test(test_multibyte_encodings),
+		cmocka_unit_test(test_utf32),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_broken_lt),
 		cmocka_unit_test(test_kddi_missing_lt),
