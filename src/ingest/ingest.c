@@ -46,7 +46,7 @@
 #define INGEST_CHUNK     (64u << 10)
 #define INGEST_LABEL_MAX 240
 #define QUEUE_EVENTS     4096
-#define QUEUE_BYTES      (16u << 20)
+#define QUEUE_BYTES      (4u << 20)
 
 enum ev_kind {
 	EV_INPUT,          /* a new input: name, size, hash, raw bytes */
