@@ -7,7 +7,9 @@
  * agree on the outcome and on every delivered record.  Each record and the
  * header also go through report_json_record()/report_json_header(), which
  * must produce valid JSON (jansson refuses invalid UTF-8, so this checks the
- * parser's promise that all strings are UTF-8).  Built with
+ * parser's promise that all strings are UTF-8), and the streaming writer
+ * (report_json_on_header/on_record, which formats by hand) must write
+ * exactly the bytes jansson dumps for those objects.  Built with
  * -DFUZZ_REPLAY_MAIN it is a plain program replaying the files and
  * directories named on its command line (tests/fuzz/replay.sh).
  */
@@ -48,10 +50,61 @@ fuzz_check_json(json_t *o)
 	json_decref(o);
 }
 
+/*
+ * The streaming writer's text for the header (without its closing brace)
+ * and for rec, cut out of a whole array written to memory, must be what
+ * jansson dumps for report_json_header()/report_json_record().
+ */
+static void
+fuzz_check_writer(const struct report *r, const struct report_record *rec)
+{
+	static const char mid[] = ",\"records\":[\n", end[] = "\n],\"record_count";
+	char *buf = NULL, *h, *x;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+	struct report_json *j;
+	const char *m, *e;
+	json_t *o;
+
+	if (fp == NULL)
+		abort();
+	j = report_json_new(fp);
+	report_json_input(j, "fuzz");
+	report_json_on_header(j, r);
+	if (rec != NULL)
+		report_json_on_record(j, r, rec);
+	report_json_report_end(j, NULL, NULL);
+	if (report_json_free(&j) != 0 || fclose(fp) != 0)
+		abort();
+	m = strstr(buf, rec != NULL ? mid : ",\"records\":[]");
+	if (strncmp(buf, "[\n", 2) != 0 || m == NULL)
+		abort();
+	o = report_json_header("fuzz", r);
+	h = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (h == NULL || strlen(h) != (size_t)(m - buf - 2) + 1 ||
+	    strncmp(h, buf + 2, (size_t)(m - buf - 2)) != 0)
+		abort();
+	free(h);
+	if (rec != NULL) {
+		o = report_json_record(rec);
+		m += sizeof(mid) - 1;
+		e = strstr(m, end);
+		x = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (e == NULL || x == NULL || strlen(x) != (size_t)(e - m) ||
+		    strncmp(x, m, (size_t)(e - m)) != 0)
+			abort();
+		free(x);
+	}
+	free(buf);
+}
+
 static int
 fuzz_on_header(void *ctx, const struct report *r)
 {
 	fuzz_check_json(report_json_header("fuzz", r));
+	fuzz_check_writer(r, NULL);
 	return 0;
 }
 
@@ -68,6 +121,7 @@ fuzz_on_record(void *ctx, const struct report *r,
 	if (json_object_get(o, "dmarc") == NULL)
 		abort();
 	fuzz_check_json(o);
+	fuzz_check_writer(r, rec);
 	h = fuzz_hash(h, rec->source_ip);
 	h = fuzz_hash(h, rec->disposition);
 	h = fuzz_hash(h, rec->dkim);
