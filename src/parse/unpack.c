@@ -447,7 +447,7 @@ int
 unpack_stream(struct unpack_walk *w, struct rd *rd, unsigned depth,
     const char *label, const struct unpack_meta *meta)
 {
-	unsigned char *pre = xmalloc(UNPACK_PEEK);
+	unsigned char pre[UNPACK_PEEK];     /* max_nesting frames deep at most */
 	size_t n = 0;
 	int r = 0, failed = 0;
 
@@ -469,7 +469,6 @@ unpack_stream(struct unpack_walk *w, struct rd *rd, unsigned depth,
 	}
 	if (n > 0 || !failed)
 		r = unpack_dispatch(w, pre, n, rd, depth, label, meta);
-	free(pre);
 	return r;
 }
 
