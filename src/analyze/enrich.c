@@ -376,12 +376,16 @@ enrich_wait(struct enrich_run_ctx *r)
 	nfds_t n = 0;
 	int timeout_ms, rc;
 
+	/* c-ares' ARES_GETSOCK_WRITABLE shifts a signed 1 by up to 31 places
+	 * (undefined behaviour); test the bits as unsigned instead */
 	for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-		if (!ARES_GETSOCK_READABLE(bits, i) && !ARES_GETSOCK_WRITABLE(bits, i))
+		int readable = ((unsigned)bits >> i) & 1u;
+		int writable = ((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+		if (!readable && !writable)
 			continue;
 		pfd[n].fd = socks[i];
-		pfd[n].events = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-		    (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+		pfd[n].events = (short)((readable ? POLLIN : 0) |
+		    (writable ? POLLOUT : 0));
 		pfd[n].revents = 0;
 		n++;
 	}
