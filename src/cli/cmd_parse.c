@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ingest/leaf.h"
 #include "ingest/walk.h"
 #include "lib/xalloc.h"
 #include "parse/aggregate.h"
@@ -32,7 +33,7 @@ struct parse_ctx {
 	unsigned char *chunk;
 	const char *name, *member;
 	unsigned reports, bad;      /* in the current input */
-	char others[200];
+	struct leaf_others others;
 	int any_bad;
 };
 
@@ -104,11 +105,7 @@ parse_xml(struct parse_ctx *p, struct unpack_leaf *leaf)
 		rc = aggregate_finish(a, &rep, err, sizeof err);
 	if (rc != 0 && aggregate_not_dmarc(err)) {
 		/* an HTML or other XML part of a mail: not a report at all */
-		const char *root = strstr(err, "<");
-		size_t len = strlen(p->others);
-		if (len + 20 < sizeof p->others)
-			snprintf(p->others + len, sizeof p->others - len, "%sXML %.12s",
-			    len ? ", " : "", root ? root : "");
+		leaf_others_add_xml(&p->others, err);
 	} else if (rc != 0) {
 		p->reports++;
 		p->bad++;
@@ -122,54 +119,30 @@ parse_xml(struct parse_ctx *p, struct unpack_leaf *leaf)
 	free(label);
 }
 
-static void
-note_other(struct parse_ctx *p, const struct unpack_leaf *leaf)
-{
-	size_t len = strlen(p->others);
-	const char *what = leaf->ctype ? leaf->ctype : sniff_name(leaf->kind);
-
-	if (len + strlen(what) + 3 < sizeof p->others)
-		snprintf(p->others + len, sizeof p->others - len, "%s%s",
-		    len ? ", " : "", what);
-}
-
 static int
 on_leaf(void *ctx, struct unpack_leaf *leaf)
 {
 	struct parse_ctx *p = ctx;
+	enum leaf_class c = leaf_classify(leaf);
 	char *label;
 
-	if (leaf->in_feedback_report) {
-		label = leaf_label(p, leaf->label);
-		p->reports++;
-		p->bad++;
-		say(p, label, "unsupported", "DMARC failure (forensic) report: "
-		    "recognised; not analysed yet");
-		free(label);
-		return 0;
-	}
-	if (leaf->kind == SNIFF_XML) {
+	switch (c) {
+	case LEAF_AGGREGATE:
 		parse_xml(p, leaf);
-	} else if (leaf->kind == SNIFF_JSON) {
-		ssize_t n = rd_read_full(leaf->rd, p->chunk, 4096);
-		if (n > 0 && memmem(p->chunk, (size_t)n, "\"organization-name\"", 19)) {
-			label = leaf_label(p, leaf->label);
-			p->reports++;
-			p->bad++;
-			say(p, label, "unsupported", "SMTP TLS report (RFC 8460): "
-			    "recognised; not analysed yet");
-			free(label);
-		} else
-			note_other(p, leaf);
-	} else if (leaf->kind == SNIFF_OLE) {
+		break;
+	case LEAF_FAILURE:
+	case LEAF_TLSRPT:
+	case LEAF_MSG:
 		label = leaf_label(p, leaf->label);
 		p->reports++;
 		p->bad++;
-		say(p, label, "unsupported", "Outlook .msg attachment: save the "
-		    "report inside it as a file and parse that");
+		say(p, label, "unsupported", leaf_reason(c));
 		free(label);
-	} else
-		note_other(p, leaf);
+		break;
+	case LEAF_OTHER:
+		leaf_others_add_leaf(&p->others, leaf);
+		break;
+	}
 	return 0;
 }
 
@@ -183,7 +156,7 @@ on_input(void *ctx, const char *source, const char *name, const char *member,
 	p->name = name;
 	p->member = member;
 	p->reports = p->bad = 0;
-	p->others[0] = '\0';
+	p->others.text[0] = '\0';
 	if (unpack_run(rd, &p->lim, on_leaf, p, err, sizeof err) != 0) {
 		say(p, member, "rejected", err);
 		p->any_bad = 1;
@@ -191,11 +164,7 @@ on_input(void *ctx, const char *source, const char *name, const char *member,
 	}
 	if (p->reports == 0) {
 		char why[300];
-		if (rd->total == 0)
-			snprintf(why, sizeof why, "empty input");
-		else
-			snprintf(why, sizeof why, "no DMARC report found (held: %s)",
-			    p->others[0] ? p->others : "nothing recognisable");
+		leaf_not_report_reason(&p->others, rd->total, why, sizeof why);
 		say(p, member, "not a report", why);
 	}
 	if (p->bad || p->reports == 0)

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "ingest/ingest.h"
+#include "ingest/leaf.h"
 #include "ingest/walk.h"
 #include "lib/xalloc.h"
 #include "parse/aggregate.h"
@@ -126,7 +127,7 @@ struct input {
 	struct ingest *ig;
 	const char *member;
 	unsigned reports;        /* report-like leaves seen */
-	char others[200];        /* what the non-report leaves were */
+	struct leaf_others others; /* what the non-report leaves were */
 };
 
 /* ---- messages ------------------------------------------------------- */
@@ -648,11 +649,7 @@ produce_aggregate(struct input *in, struct unpack_leaf *leaf)
 	crypto_generichash_final(&hs, end.hash, 32);
 	if (rc < 0 && !ls.began && aggregate_not_dmarc(err)) {
 		/* an HTML or other XML part of a mail: not a report at all */
-		size_t len = strlen(in->others);
-		const char *root = strstr(err, "<");
-		if (len + 20 < sizeof in->others)
-			snprintf(in->others + len, sizeof in->others - len, "%sXML %.12s",
-			    len ? ", " : "", root ? root : "");
+		leaf_others_add_xml(&in->others, err);
 		goto out;
 	}
 	in->reports++;
@@ -679,53 +676,29 @@ on_leaf(void *ctx, struct unpack_leaf *leaf)
 {
 	struct input *in = ctx;
 	struct ingest *ig = in->ig;
+	enum leaf_class c;
 	char *member;
-	unsigned char head[4096];
-	ssize_t n;
 
 	if (atomic_load(&ig->failed))
 		return -1;
-	if (leaf->in_feedback_report) {
-		member = member_label(in, leaf->label);
-		in->reports++;
-		emit_ledger(ig, member, "unsupported", NULL, "DMARC failure "
-		    "(forensic) report: recognised and kept raw; not analysed yet",
-		    "failure", CTR_UNSUPPORTED, NULL);
-		free(member);
-		return 0;
-	}
-	switch (leaf->kind) {
-	case SNIFF_XML:
+	c = leaf_classify(leaf);
+	switch (c) {
+	case LEAF_AGGREGATE:
 		produce_aggregate(in, leaf);
 		break;
-	case SNIFF_JSON:
-		n = rd_read_full(leaf->rd, head, sizeof head);
-		if (n > 0 && memmem(head, (size_t)n, "\"organization-name\"", 19)) {
-			member = member_label(in, leaf->label);
-			in->reports++;
-			emit_ledger(ig, member, "unsupported", NULL, "SMTP TLS report "
-			    "(RFC 8460): recognised and kept raw; not analysed yet",
-			    "smtp_tls", CTR_UNSUPPORTED, NULL);
-			free(member);
-		} else
-			goto other;
-		break;
-	case SNIFF_OLE:
+	case LEAF_FAILURE:
+	case LEAF_TLSRPT:
+	case LEAF_MSG:
 		member = member_label(in, leaf->label);
 		in->reports++;
-		emit_ledger(ig, member, "unsupported", "unsupported", "Outlook .msg "
-		    "attachment: save the report inside it as a file and import "
-		    "that", NULL, CTR_UNSUPPORTED, NULL);
+		/* a .msg is worth a line: the user can act on it */
+		emit_ledger(ig, member, "unsupported", c == LEAF_MSG ?
+		    "unsupported" : NULL, leaf_reason(c), leaf_kind(c),
+		    CTR_UNSUPPORTED, NULL);
 		free(member);
 		break;
-	default:
-	other: {
-		size_t len = strlen(in->others);
-		const char *what = leaf->ctype ? leaf->ctype : sniff_name(leaf->kind);
-		if (len + strlen(what) + 3 < sizeof in->others)
-			snprintf(in->others + len, sizeof in->others - len, "%s%s",
-			    len ? ", " : "", what);
-		}
+	case LEAF_OTHER:
+		leaf_others_add_leaf(&in->others, leaf);
 		break;
 	}
 	return atomic_load(&ig->failed) ? -1 : 0;
@@ -867,11 +840,7 @@ produce_input(struct ingest *ig, const char *source, const char *name,
 		goto done;
 	if (in.reports == 0) {
 		char why[300];
-		if (len == 0)
-			snprintf(why, sizeof why, "empty input");
-		else
-			snprintf(why, sizeof why, "no DMARC report found (held: %s)",
-			    in.others[0] ? in.others : "nothing recognisable");
+		leaf_not_report_reason(&in.others, len, why, sizeof why);
 		emit_ledger(ig, member, "not-a-report", "not a report", why, NULL,
 		    CTR_NOT_REPORT, e.hash);
 	}
