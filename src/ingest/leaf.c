@@ -35,10 +35,10 @@ leaf_reason(enum leaf_class c)
 	switch (c) {
 	case LEAF_FAILURE:
 		return "DMARC failure (forensic) report: recognised; "
-		    "not analysed yet (the original is kept)";
+		    "not analysed yet";
 	case LEAF_TLSRPT:
 		return "SMTP TLS report (RFC 8460): recognised; "
-		    "not analysed yet (the original is kept)";
+		    "not analysed yet";
 	case LEAF_MSG:
 		return "Outlook .msg attachment: save the report inside it as a "
 		    "file and import that";
