@@ -97,7 +97,7 @@ const struct config_setting config_settings[] = {
 	  "How often the daemon applies the retention settings.", 60, 30 * 86400, NULL, NULL },
 
 	/* web and HTTP intake */
-	{ "web.listen", CONFIG_STR, GL, "127.0.0.1:8080", NULL,
+	{ "web.listen", CONFIG_STR, GL, "127.0.0.1:8025", NULL,
 	  "Address and port of the web server (dmarcstat serve).",
 	  0, 0, NULL, config_valid_listen },
 	{ "intake.token_hash", CONFIG_STR, GL, "", NULL,
