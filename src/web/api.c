@@ -578,9 +578,13 @@ api_mailboxes(struct server *srv, struct store *store, struct query_dash_err *er
 		json_object_set_new(mb, "uidvalidity", json_null());
 	}
 	/* no imap_state table yet (no poll ever): every mailbox "never" */
-	rc = sqlite3_prepare_v2(db, "SELECT mailbox, folder, uidvalidity, last_uid, last_poll, "
-	    "last_success, last_error, fetched FROM imap_state ORDER BY mailbox", -1, &st, NULL);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if (sqlite3_prepare_v2(db, "SELECT mailbox, folder, uidvalidity, last_uid, last_poll, "
+	    "last_success, last_error, fetched FROM imap_state ORDER BY mailbox", -1, &st,
+	    NULL) != SQLITE_OK)
+		rc = sqlite3_errcode(db);
+	else
+		rc = SQLITE_ROW;
+	while (st != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		json_t *row = NULL;
 

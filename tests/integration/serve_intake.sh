@@ -321,6 +321,8 @@ if [ "$IMAP_ON" = 1 ]; then [ "$3" -ge 16 ] || fail "ledger origin mailbox: $3";
 n=$(curl -s "$B/api/ledger?origin=spool&limit=1000" | json 'len([e for e in d["entries"] if e["origin"] != "spool"]), d["total"]')
 [ "$n" = "0 $2" ] || fail "ledger origin=spool filter: $n"
 [ "$(code "$B/api/ledger?origin=nonsense")" = 400 ] || fail "bad origin not 400"
+# a mailbox polled once but no longer in the config file
+q "INSERT INTO imap_state (mailbox, folder, last_uid, last_poll, last_success, last_error, fetched) VALUES ('aa-gone', 'INBOX', 3, 100, 90, 'gone', 3)"
 curl -s "$B/api/mailboxes" > "$T/mb.json"
 [ "$(json 'd["spool"][0]["state"], d["spool"][0]["pending"], d["spool"][0]["failed"], d["spool"][0]["last_import"] is not None' < "$T/mb.json")" = "ok 0 1 True" ] ||
 	fail "mailboxes: spool status $(cat "$T/mb.json")"
@@ -328,6 +330,8 @@ if [ "$IMAP_ON" = 1 ]; then
 	[ "$(json 'd["mailboxes"][0]["name"], d["mailboxes"][0]["state"], d["mailboxes"][0]["fetched"], d["mailboxes"][0]["last_error"]' < "$T/mb.json")" = "box ok 16 None" ] ||
 		fail "mailboxes: mailbox status $(cat "$T/mb.json")"
 	grep -q "$PASS" "$T/mb.json" && fail "password in /api/mailboxes"
+	[ "$(json '[(m["name"], m["state"], m["configured"]) for m in d["mailboxes"]][1:]' < "$T/mb.json")" = "[('aa-gone', 'removed', False)]" ] ||
+		fail "mailboxes: a removed mailbox $(cat "$T/mb.json")"
 	mbn=$(curl -s "$B/api/ledger?mailbox=box&limit=1000" | json 'd["total"], all(e["source"] == "imap" for e in d["entries"])')
 	[ "$mbn" = "$3 True" ] || fail "ledger mailbox=box filter: $mbn"
 fi
