@@ -8,7 +8,10 @@
 // no CSP violations.  Sender intelligence: the Senders view (sections,
 // expandable groups, world map, rules), classified Sources (class filter,
 // host / group / service / ASN / country / reason), the Readiness panel,
-// and approving a source changes its class at once.
+// and approving a source changes its class at once.  Ingest ledger: status
+// and source filters (command line, upload via POST /tlsrpt), paging keeps
+// them; the intake status panel (no mailbox configured; mailboxes in every
+// state with hostile names and errors, answered by the test).
 // Env: BASE_URL, FIXTURES (tests/fixtures/web), SCREENSHOTS (dir, optional),
 // CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
@@ -268,6 +271,61 @@ for (const lang of ['en', 'ja']) {
   check(`${lang} ledger: entries`, (await page.$$('main table.data tbody tr')).length > 10);
   await click('main a.chip[data-status="imported"]');
   check(`${lang} ledger: status filter`, page.url().includes('status=imported'));
+
+  // Ledger by source: the fixtures came from the command line; a TLS report
+  // POSTed to /tlsrpt is an upload.  The filters combine and survive paging.
+  check(`${lang} ledger: source chips`, (await text('#origin-filter')).includes(L('MTA pipe', 'MTA パイプ')) &&
+    (await text('#origin-filter')).includes(L('spool folder', 'スプールフォルダー')), await text('#origin-filter'));
+  await click('#origin-filter a[data-origin="import"]');
+  check(`${lang} ledger: source filter in URL`, page.url().includes('origin=import') && page.url().includes('status=imported'), page.url());
+  const fromCli = await page.$$eval('#ledger-entries tbody [data-col=source] span', (ss) => ss.map((s) => s.dataset.origin + ':' + s.textContent));
+  check(`${lang} ledger: only command-line rows`, fromCli.length > 10 && fromCli.every((s) => s === 'import:' + L('command line', 'コマンドライン')), fromCli.slice(0, 2).join(','));
+  if (await page.$('#ledger-entries button[data-page="next"]:not([disabled])')) {
+    await click('#ledger-entries button[data-page="next"]');
+    check(`${lang} ledger: paging keeps the source filter`, page.url().includes('origin=import') && page.url().includes('offset=100'), page.url());
+  }
+  const tls = await page.evaluate(async (l) => (await fetch('/tlsrpt', { method: 'POST', headers: { 'Content-Type': 'application/tlsrpt+json' },
+    body: JSON.stringify({ 'organization-name': 'e2e ' + l, 'report-id': 'e2e-' + l, policies: [] }) })).status, lang);
+  check(`${lang} tlsrpt accepted`, tls === 200, String(tls));
+  await open('#/ledger?origin=upload');
+  const ups = await page.$$eval('#ledger-entries tbody tr', (trs) => trs.map((tr) => tr.querySelector('[data-col=source] span').dataset.origin + ':' + tr.querySelector('[data-col=input]').textContent));
+  check(`${lang} ledger: upload filter shows the TLS report`, ups.length >= 1 && ups.every((u) => u.startsWith('upload:')) && ups.some((u) => u.includes('POST /tlsrpt')), ups.join(','));
+  check(`${lang} ledger: upload chip is selected`, (await page.getAttribute('#origin-filter a[data-origin="upload"]', 'class')).includes('on'));
+
+  // Intake status panel: no mailbox in this server's configuration.
+  check(`${lang} intake panel: no mailbox configured`, (await text('#intake-no-mailboxes')).includes(L('No mailbox is configured', 'メールボックスが設定されていません')),
+    await text('#intake-status'));
+  // ... and, answered by the test, mailboxes in every state with hostile names and errors.
+  const now = Math.floor(Date.now() / 1000);
+  await page.route('**/api/mailboxes', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({
+    intake: true, now, rescan_interval: 60,
+    mailboxes: [
+      { name: 'reports', url: 'imaps://mail.example.com:993/', folder: 'INBOX', enabled: true, after: 'move', poll_interval: 300, configured: true,
+        last_poll: now - 60, last_success: now - 60, last_error: null, fetched: 1234, last_uid: 1234, uidvalidity: 1, state: 'ok' },
+      { name: '<img src=x onerror=window.__pwned=7>', url: 'imap://127.0.0.1:1143/', folder: 'Reports/<b>x</b>', enabled: true, after: 'flag', poll_interval: 600,
+        configured: true, last_poll: now - 30, last_success: now - 7200, last_error: '<script>window.__pwned=8</script>login failed', fetched: 3, last_uid: 3, uidvalidity: 9, state: 'error' },
+      { name: 'old', url: null, folder: 'INBOX', enabled: false, after: null, poll_interval: null, configured: false,
+        last_poll: 100, last_success: 100, last_error: null, fetched: 7, last_uid: 7, uidvalidity: 1, state: 'removed' }],
+    spool: [{ path: '/var/spool/dmarc', done_dir: '/var/spool/dmarc/done', failed_dir: '/var/spool/dmarc/failed', on_success: 'move',
+      kind: 'maildir', state: 'ok', pending: 2, failed: 1, last_import: now - 10 }],
+  }) }));
+  await open('#/ledger');
+  const states = await page.$$eval('#intake-mailboxes tbody [data-col=state] .badge', (bs) => bs.map((b) => b.dataset.state + ':' + b.textContent));
+  check(`${lang} intake panel: states in the language`, JSON.stringify(states) === JSON.stringify(
+    ['ok:' + L('OK', '正常'), 'error:' + L('error', 'エラー'), 'removed:' + L('no longer configured', '設定から削除済み')]), JSON.stringify(states));
+  const panel = await text('#intake-status');
+  check(`${lang} intake panel: hostile name and error shown as text`, panel.includes('<img src=x onerror=window.__pwned=7>') &&
+    panel.includes('<script>window.__pwned=8</script>login failed'), panel.slice(0, 200));
+  check(`${lang} intake panel: poll interval and counts`, panel.includes(L('every 5 minutes', '5 分ごと')) && panel.includes(new Intl.NumberFormat(lang).format(1234)), panel.slice(0, 300));
+  check(`${lang} intake panel: spool folder`, (await text('#intake-spool')).includes('/var/spool/dmarc') && (await text('#intake-spool')).includes('Maildir'));
+  await safety(`${lang} intake panel`);
+  await shot(`ledger-intake-${lang}`);
+  await click('#intake-mailboxes a[data-mailbox="reports"]');
+  check(`${lang} intake panel: a mailbox opens its ledger`, page.url().includes('origin=mailbox') && page.url().includes('mailbox=reports'), page.url());
+  check(`${lang} ledger: mailbox filter shown`, (await text('#mailbox-filter')).includes('reports'));
+  await click('#mailbox-filter a');
+  check(`${lang} ledger: mailbox filter cleared`, !page.url().includes('mailbox='), page.url());
+  await page.unroute('**/api/mailboxes');
 
   // Printable monthly report.
   await open('#/print/example.com?month=2026-06');
