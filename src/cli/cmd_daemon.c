@@ -14,7 +14,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli/cli.h"
 #include "ingest/daemon.h"
@@ -47,7 +46,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	size_t nsets = 0;
 	struct config *cfg;
 	struct daemon *d;
-	const char *db, *env = getenv("DMARCSTAT_DB");
+	const char *db;
 	char err[512];
 	int ch, once = 0, rc;
 
@@ -83,8 +82,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	}
 	/* the config's database unless --db or $DMARCSTAT_DB chose one */
 	db = cli->db_path;
-	if (*config_str(cfg, "database") != '\0' && (env == NULL || *env == '\0') &&
-	    strcmp(db, "dmarcstat.db") == 0)
+	if (!cli->db_given && *config_str(cfg, "database") != '\0')
 		db = config_str(cfg, "database");
 	if ((d = daemon_new(cfg, db, sets, err, sizeof err)) == NULL) {
 		fprintf(stderr, "dmarcstat: daemon: %s\n", err);

@@ -12,8 +12,8 @@
  *   - background enrichment (below).
  * `dmarcstat daemon` is the same without the web server.
  *
- * Options: --listen ADDR:PORT (else web.listen when the config sets it,
- * else 127.0.0.1:8025), --assets-dir DIR (serve web/ from disk while
+ * Options: --listen ADDR:PORT (else the config's web.listen, by default
+ * 127.0.0.1:8025), --assets-dir DIR (serve web/ from disk while
  * developing), --threads N.  The database: --db or $DMARCSTAT_DB, else the
  * config's `database`, else the default.  Prints the URL, serves until
  * SIGTERM/SIGINT, exits 0.  Exit 2 for a bad configuration or option, 75
@@ -199,8 +199,8 @@ serve_usage(FILE *f)
 	    "  the dashboard, the HTTP intake endpoints, the [mailbox NAME] pollers, the\n"
 	    "  spool.dirs watchers, retention and enrichment until SIGTERM;\n"
 	    "  SIGHUP rereads the config file\n"
-	    "  --listen ADDR:PORT  where to listen (default: web.listen when set, else\n"
-	    "                      " SERVER_DEFAULT_LISTEN "); [::1]:PORT for IPv6, port 0 for any\n"
+	    "  --listen ADDR:PORT  where to listen (default: web.listen, " SERVER_DEFAULT_LISTEN ");\n"
+	    "                      [::1]:PORT for IPv6, port 0 for any free port\n"
 	    "  --assets-dir DIR    serve the dashboard files from DIR (development)\n"
 	    "  --threads N         worker threads (default 2 x CPUs, 4..16)\n"
 	    "  --no-enrich         no background enrichment of source IPs\n"
@@ -334,8 +334,7 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 	if (!cli->db_given && *config_str(cfg, "database") != '\0')
 		db = config_str(cfg, "database");
 	if (o.listen == NULL)
-		o.listen = config_is_set(cfg, "web.listen") ? config_str(cfg, "web.listen") :
-		    SERVER_DEFAULT_LISTEN;
+		o.listen = config_str(cfg, "web.listen");
 	if ((now = getenv("DMARCSTAT_NOW")) != NULL && *now)
 		o.now = strtoll(now, NULL, 10);
 	o.db_path = db;
