@@ -42,6 +42,8 @@ struct store *cli_open_store(struct cli *cli, int readonly, int *busy);
 
 /* Translated message for `key` in cli->lang (cli/msg.c). */
 const char *cli_msg(const struct cli *cli, const char *key);
+/* The language cli_msg(NULL, key) uses (set by main from --lang / $LANG). */
+void cli_msg_set_lang(const char *lang);
 /* fprintf with the translated format of `key`. */
 void cli_msgf(const struct cli *cli, FILE *fp, const char *key, ...);
 

@@ -24,17 +24,7 @@ int cmd_config(struct cli *cli, int argc, char **argv);
 static void
 config_cmd_usage(FILE *fp)
 {
-	fputs("usage: dmarcstat [--config FILE] config [--set KEY=VALUE]... [--changed]\n"
-	    "       dmarcstat [--config FILE] config --check\n"
-	    "       dmarcstat config --markdown | --hash-token\n"
-	    "  prints the effective settings in config-file syntax\n"
-	    "  --changed         only the settings that differ from the defaults\n"
-	    "  --check           validate the configuration; exit 0 or 2\n"
-	    "  --markdown        the settings table of docs/configuration.md\n"
-	    "  --hash-token      read an upload token on stdin, print its hash for\n"
-	    "                    intake.token_hash\n"
-	    "  --set KEY=VALUE   override a setting; mailbox settings: mailbox.NAME.KEY\n"
-	    "The config file is --config FILE, else $DMARCSTAT_CONFIG.\n\nSettings:\n", fp);
+	fprintf(fp, "%s\n\n", cli_msg(NULL, "config.usage"));
 	config_print_help(fp);
 }
 

@@ -26,11 +26,7 @@ int cmd_daemon(struct cli *cli, int argc, char **argv);
 static void
 daemon_cmd_usage(FILE *fp)
 {
-	fputs("usage: dmarcstat [--config FILE] daemon [--set KEY=VALUE]... [--once]\n"
-	    "  polls the [mailbox NAME]s, watches spool.dirs, applies retention\n"
-	    "  until SIGTERM; SIGHUP rereads the config file\n"
-	    "  --once            one pass of everything, then exit\n"
-	    "  --set KEY=VALUE   override a setting (dmarcstat config --help)\n", fp);
+	fprintf(fp, "%s\n", cli_msg(NULL, "daemon.usage"));
 }
 
 int

@@ -27,12 +27,7 @@ int cmd_fetch(struct cli *cli, int argc, char **argv);
 static void
 fetch_usage(FILE *fp)
 {
-	fputs("usage: dmarcstat [--config FILE] fetch [--mailbox NAME]... [--set KEY=VALUE]...\n"
-	    "  one pass over the [mailbox NAME] sections of the config file:\n"
-	    "  new messages are imported, then moved to the processed or invalid folder\n"
-	    "  --mailbox NAME    only this mailbox (repeatable)\n"
-	    "  --set KEY=VALUE   override a setting (see dmarcstat config --help)\n"
-	    "exit: 0 ok, 1 some messages invalid, 2 usage/config, 75 temporary failure\n", fp);
+	fprintf(fp, "%s\n", cli_msg(NULL, "fetch.usage"));
 }
 
 /* The config's `database` when --db / $DMARCSTAT_DB left the default. */

@@ -193,19 +193,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv);
 static void
 serve_usage(FILE *f)
 {
-	fputs("usage: dmarcstat [--db FILE] [--config FILE] serve [--listen ADDR:PORT]\n"
-	    "                 [--assets-dir DIR] [--threads N] [--no-enrich] [--resolver ADDR:PORT]\n"
-	    "                 [--set KEY=VALUE]...\n"
-	    "  the dashboard, the HTTP intake endpoints, the [mailbox NAME] pollers, the\n"
-	    "  spool.dirs watchers, retention and enrichment until SIGTERM;\n"
-	    "  SIGHUP rereads the config file\n"
-	    "  --listen ADDR:PORT  where to listen (default: web.listen, " SERVER_DEFAULT_LISTEN ");\n"
-	    "                      [::1]:PORT for IPv6, port 0 for any free port\n"
-	    "  --assets-dir DIR    serve the dashboard files from DIR (development)\n"
-	    "  --threads N         worker threads (default 2 x CPUs, 4..16)\n"
-	    "  --no-enrich         no background enrichment of source IPs\n"
-	    "  --resolver ADDR:PORT  DNS server for enrichment (default: resolv.conf)\n"
-	    "  --set KEY=VALUE     override a setting (dmarcstat config --help)\n", f);
+	fprintf(f, "%s\n", cli_msg(NULL, "serve.usage"));
 }
 
 /* The daemon's SIGHUP hook: new intake settings and mailbox list. */

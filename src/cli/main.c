@@ -113,6 +113,7 @@ main(int argc, char **argv)
 		default: usage(&cli, stderr); return EXIT_USAGE;
 		}
 	}
+	cli_msg_set_lang(cli.lang);
 	if (optind >= argc) {
 		usage(&cli, stderr);
 		return EXIT_USAGE;

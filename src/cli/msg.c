@@ -25,6 +25,7 @@ struct catalog {
 };
 
 static struct catalog cat_en, cat_ja;
+static const char *msg_lang = "en";   /* for callers without a struct cli */
 static pthread_once_t cat_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -108,11 +109,17 @@ cli_msg(const struct cli *cli, const char *key)
 	const char *t = NULL;
 
 	pthread_once(&cat_once, catalogs_load);
-	if (cli && cli->lang && strcmp(cli->lang, "ja") == 0)
+	if ((cli && cli->lang ? cli->lang : msg_lang)[0] == 'j')
 		t = lookup(&cat_ja, key);
 	if (t == NULL)
 		t = lookup(&cat_en, key);
 	return t ? t : key;
+}
+
+void
+cli_msg_set_lang(const char *lang)
+{
+	msg_lang = lang && strncmp(lang, "ja", 2) == 0 ? "ja" : "en";
 }
 
 /*
