@@ -21,6 +21,18 @@ import_usage(const struct cli *cli, FILE *fp)
 	fprintf(fp, "%s\n", cli_msg(cli, "import.usage"));
 }
 
+/* Status words of the error lines in the user's language. */
+static const char *
+import_status_word(const char *status)
+{
+	char key[64];
+	const char *t;
+
+	snprintf(key, sizeof key, "status.%s", status);
+	t = cli_msg(NULL, key);
+	return t == key || strcmp(t, key) == 0 ? status : t;
+}
+
 int
 cmd_import(struct cli *cli, int argc, char **argv)
 {
@@ -35,7 +47,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ingest_opts io = { .source = NULL, .keep_raw = 1, .batch = 500,
-	    .errors = stderr };
+	    .errors = stderr, .status_word = import_status_word };
 	struct limits lim;
 	struct config *cfg;
 	char **sets = NULL, cerr[512];

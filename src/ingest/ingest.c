@@ -154,6 +154,8 @@ say(struct ingest *ig, const char *name, const char *member,
 
 	if (ig->opts.errors == NULL)
 		return;
+	if (ig->opts.status_word)
+		status = ig->opts.status_word(status);
 	sanitize(n, sizeof n, name);
 	sanitize(why, sizeof why, reason);
 	if (member && *member) {

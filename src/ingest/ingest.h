@@ -42,6 +42,9 @@ struct ingest_opts {
 	unsigned batch;         /* reports per transaction (default 500) */
 	FILE *errors;           /* one line per bad input; NULL = silent */
 	int progress;           /* draw a progress line on stderr (terminal) */
+	/* The word for a status in the error lines ("rejected", "not a report",
+	 * "unsupported", "error"), e.g. translated; NULL = as is. */
+	const char *(*status_word)(const char *status);
 	unsigned threads;       /* ingest_paths: 2 = parse and store in two
 	                         * threads (bulk import); 0/1 = one thread */
 	int external_txn;       /* the caller holds a transaction open around
