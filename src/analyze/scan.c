@@ -2,10 +2,13 @@
  * scan.c - reads records (joined with their report, DKIM/SPF results and
  * override reasons) and classifies each one.  Public: scan_records.
  *
- * One SQL statement returns every record with its auth results folded by
- * group_concat (tab between domain and result, newline between results),
- * so there is a single pass over `records` with index lookups for the
- * child tables.  What is known about each (source IP, policy domain) is
+ * One SQL statement returns every record with its auth results folded
+ * into one string (records.auth, written with the record: DKIM results,
+ * 0x1e, SPF results, 0x1e, reason types; tab between domain and result,
+ * newline between results), so there is a single pass over `records` and
+ * `reports`.  Rows without records.auth (inserted by other means) get the
+ * same string from the child tables (group_concat, as store_sqlite.c's
+ * migration 4 computes it).  What is known about each (source IP, policy domain) is
  * looked up once and cached for the scan: ip_info row, catalog service of
  * the host name / ASN, the user's source rules.
  * Limits: 32 DKIM / SPF results and 16 reasons per record are considered
@@ -30,11 +33,13 @@ static const char scan_sql[] =
 	"r.header_from, r.disposition, rep.policy_domain, rep.adkim, rep.aspf, "
 	"rep.begin_ts, rep.end_ts, rep.org_name, rep.p, rep.sp, rep.np, rep.pct, "
 	"rep.testing, r.report, "
-	"(SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) "
-	"  FROM record_dkim WHERE record = r.id), "
-	"(SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) "
-	"  FROM record_spf WHERE record = r.id), "
-	"(SELECT group_concat(type, char(10)) FROM record_reasons WHERE record = r.id) "
+	"coalesce(r.auth, "
+	"  coalesce((SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) "
+	"    FROM record_dkim WHERE record = r.id), '') || char(30) || "
+	"  coalesce((SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) "
+	"    FROM record_spf WHERE record = r.id), '') || char(30) || "
+	"  coalesce((SELECT group_concat(type, char(10)) FROM record_reasons "
+	"    WHERE record = r.id), '')) "
 	"FROM records r JOIN reports rep ON rep.id = r.report "
 	"WHERE (?1 IS NULL OR rep.policy_domain = ?1) "
 	"AND (?2 = 0 OR rep.end_ts > ?2) AND (?3 = 0 OR rep.begin_ts < ?3) "
@@ -142,6 +147,20 @@ scan_reasons(char *s, const char **v, size_t max)
 	return n;
 }
 
+/* Cuts "dkim 0x1e spf 0x1e reasons" (modified in place) into its parts. */
+static void
+scan_sections(char *s, char *sec[3])
+{
+	for (int i = 0; i < 3 && s != NULL; i++) {
+		char *e = strchr(s, '\x1e');
+
+		sec[i] = s;
+		if (e != NULL)
+			*e++ = '\0';
+		s = e;
+	}
+}
+
 static const char *
 scan_text(sqlite3_stmt *s, int i)
 {
@@ -175,7 +194,7 @@ scan_records(sqlite3 *db, const struct scan_filter *f, scan_fn fn, void *arg,
 	const struct catalog *cat = catalog_default();
 	struct classify_ctx ctx;
 	struct amap *cache = amap_new(1024);
-	char dkbuf[8192], spbuf[8192], rsbuf[1024];
+	char abuf[8192 + 8192 + 1024];
 	struct classify_auth dk[SCAN_AUTH_MAX], sp[SCAN_AUTH_MAX];
 	const char *rs[SCAN_REASONS_MAX];
 	int64_t n = 0;
@@ -227,12 +246,17 @@ scan_records(sqlite3 *db, const struct scan_filter *f, scan_fn fn, void *arg,
 		in.spf_eval = scan_text(s, 5);
 		in.adkim = scan_text(s, 9);
 		in.aspf = scan_text(s, 10);
-		in.dkim = dk;
-		in.n_dkim = scan_auth(scan_copy(s, 20, dkbuf, sizeof(dkbuf)), dk, SCAN_AUTH_MAX);
-		in.spf = sp;
-		in.n_spf = scan_auth(scan_copy(s, 21, spbuf, sizeof(spbuf)), sp, SCAN_AUTH_MAX);
-		in.reasons = rs;
-		in.n_reasons = scan_reasons(scan_copy(s, 22, rsbuf, sizeof(rsbuf)), rs, SCAN_REASONS_MAX);
+		{
+			char *sec[3] = { NULL, NULL, NULL };
+
+			scan_sections(scan_copy(s, 20, abuf, sizeof(abuf)), sec);
+			in.dkim = dk;
+			in.n_dkim = scan_auth(sec[0], dk, SCAN_AUTH_MAX);
+			in.spf = sp;
+			in.n_spf = scan_auth(sec[1], sp, SCAN_AUTH_MAX);
+			in.reasons = rs;
+			in.n_reasons = scan_reasons(sec[2], rs, SCAN_REASONS_MAX);
+		}
 		in.src = &src->cs;
 		classify_record(&ctx, &in, &res);
 

@@ -5,6 +5,9 @@
 --   2: indexes ledger_report, reports_raw;
 --   3: daily_day and daily_ip dropped (daily is searched through its
 --      primary key; rows are written in its order).
+--   4: records.auth (DKIM, SPF results and reason types of the record
+--      in one string), records_ip on (source_ip, report), daily_dash
+--      dropped.
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

@@ -61,6 +61,7 @@
 #define SQ_CHUNK 65536
 #define SQ_DEFAULT_BUSY_MS 5000
 #define SQ_ZBUF_KEEP (8u << 20)  /* keep a compression buffer up to 8 MiB */
+#define SQ_MMAP_SIZE "1073741824" /* 1 GiB of the file mapped */
 
 /* ---- schema and migrations ------------------------------------------- */
 
@@ -73,6 +74,9 @@ static const char sq_schema_v1[] =
 "--   2: indexes ledger_report, reports_raw;\n"
 "--   3: daily_day and daily_ip dropped (daily is searched through its\n"
 "--      primary key; rows are written in its order).\n"
+"--   4: records.auth (DKIM, SPF results and reason types of the record\n"
+"--      in one string), records_ip on (source_ip, report), daily_dash\n"
+"--      dropped.\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -217,10 +221,39 @@ static const char sq_schema_v3[] =
 "DROP INDEX IF EXISTS daily_day;\n"
 "DROP INDEX IF EXISTS daily_ip;\n";
 
+/*
+ * Migration 4: what the dashboard and the sender analysis read.
+ *  - records.auth: the record's DKIM results, SPF results and override
+ *    reason types in one string, written with the record (SQ_AUTH_SQL is
+ *    the same value computed from the child tables; existing rows are
+ *    filled here).  The analysis then reads `records` alone instead of
+ *    three lookups per record.  NULL = not computed (rows inserted by
+ *    other means): readers fall back to the child tables.
+ *  - records_ip becomes (source_ip, report): a source's records newest
+ *    report first, without reading the records table.
+ *  - daily_dash (created at serve time by older versions: a second copy of
+ *    daily filled in random order, ~50 us per imported report) is dropped;
+ *    the dashboard walks daily's primary key per domain instead.
+ */
+#define SQ_AUTH_SQL(rec) \
+	"coalesce((SELECT group_concat(coalesce(domain,'')||char(9)||result," \
+	"char(10)) FROM record_dkim WHERE record=" rec "),'')||char(30)||" \
+	"coalesce((SELECT group_concat(coalesce(domain,'')||char(9)||result," \
+	"char(10)) FROM record_spf WHERE record=" rec "),'')||char(30)||" \
+	"coalesce((SELECT group_concat(type,char(10)) FROM record_reasons " \
+	"WHERE record=" rec "),'')"
+static const char sq_schema_v4[] =
+"DROP INDEX IF EXISTS daily_dash;\n"
+"DROP INDEX IF EXISTS records_ip;\n"
+"CREATE INDEX records_ip ON records(source_ip, report);\n"
+"ALTER TABLE records ADD COLUMN auth TEXT;\n"
+"UPDATE records SET auth=" SQ_AUTH_SQL("records.id") ";\n";
+
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
 	sq_schema_v2,
 	sq_schema_v3,
+	sq_schema_v4,
 };
 #define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
@@ -692,8 +725,8 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	s->rows[SQ_T_RECORDS].head = "INSERT INTO records(id,report,source_ip,"
 	    "count,disposition,dkim_eval,spf_eval,dmarc,header_from,"
 	    "envelope_from,envelope_to,disposition_raw,dkim_raw,spf_raw,"
-	    "source_ip_raw,extensions) VALUES";
-	s->rows[SQ_T_RECORDS].ncol = 16;
+	    "source_ip_raw,extensions,auth) VALUES";
+	s->rows[SQ_T_RECORDS].ncol = 17;
 	s->rows[SQ_T_REASONS].head = "INSERT INTO record_reasons(record,"
 	    "type,type_raw,comment) VALUES";
 	s->rows[SQ_T_REASONS].ncol = 4;
@@ -728,7 +761,11 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	if (rc == 0)
 		rc = sq_exec(s, "PRAGMA synchronous=NORMAL;"
 		    "PRAGMA foreign_keys=ON;"
-		    "PRAGMA cache_size=-16384", "setting pragmas");
+		    "PRAGMA cache_size=-16384;"
+		    /* pages read through a memory map: the dashboard's and the
+		     * analysis' random lookups cost no read() each (address
+		     * space only; the page cache is the kernel's) */
+		    "PRAGMA mmap_size=" SQ_MMAP_SIZE, "setting pragmas");
 	if (rc == 0)
 		rc = sq_migrate(s, path);
 	if (rc != 0) {
@@ -1746,6 +1783,71 @@ sq_val_text(struct store_sqlite *s, struct sq_val *v, const char *t)
 	s->ralen += n + 1;
 }
 
+/* copies t and then sep to p; returns the byte after them */
+static char *
+sq_auth_put(char *p, const char *t, char sep)
+{
+	size_t n = strlen(t);
+
+	memcpy(p, t, n);
+	p += n;
+	*p++ = sep;
+	return p;
+}
+
+/*
+ * records.auth of rec (migration 4): "dom\tresult" per DKIM result joined
+ * by "\n", 0x1e, the same for SPF, 0x1e, the reason types joined by "\n";
+ * byte for byte what SQ_AUTH_SQL computes from the child rows.
+ */
+static void
+sq_val_auth(struct store_sqlite *s, struct sq_val *v,
+    const struct report_record *rec)
+{
+	size_t need = 3, i;
+	char *p, *start;
+
+	for (i = 0; i < rec->n_dkim; i++)
+		need += strlen(sq_or(rec->dkim_results[i].domain, "")) +
+		    strlen(sq_or(rec->dkim_results[i].result, REPORT_UNKNOWN)) + 2;
+	for (i = 0; i < rec->n_spf; i++)
+		need += strlen(sq_or(rec->spf_results[i].domain, "")) +
+		    strlen(sq_or(rec->spf_results[i].result, REPORT_UNKNOWN)) + 2;
+	for (i = 0; i < rec->n_reasons; i++)
+		need += strlen(sq_or(rec->reasons[i].type, "other")) + 1;
+	if (s->ralen + need + 1 > s->racap) {
+		s->racap = s->ralen + need + 1 < 65536 ? 65536 :
+		    (s->ralen + need + 1) * 2;
+		s->rarena = xrealloc(s->rarena, s->racap);
+	}
+	start = p = s->rarena + s->ralen;
+	for (i = 0; i < rec->n_dkim; i++) {
+		p = sq_auth_put(p, sq_or(rec->dkim_results[i].domain, ""), '\t');
+		p = sq_auth_put(p, sq_or(rec->dkim_results[i].result,
+		    REPORT_UNKNOWN), '\n');
+	}
+	if (rec->n_dkim > 0)
+		p--;            /* no separator after the last one */
+	*p++ = '\x1e';
+	for (i = 0; i < rec->n_spf; i++) {
+		p = sq_auth_put(p, sq_or(rec->spf_results[i].domain, ""), '\t');
+		p = sq_auth_put(p, sq_or(rec->spf_results[i].result,
+		    REPORT_UNKNOWN), '\n');
+	}
+	if (rec->n_spf > 0)
+		p--;
+	*p++ = '\x1e';
+	for (i = 0; i < rec->n_reasons; i++)
+		p = sq_auth_put(p, sq_or(rec->reasons[i].type, "other"), '\n');
+	if (rec->n_reasons > 0)
+		p--;
+	*p = '\0';
+	v->type = SQ_V_TEXT;
+	v->i = (int64_t)s->ralen;
+	v->len = (uint32_t)(p - start);
+	s->ralen += (size_t)(p - start) + 1;
+}
+
 /* the INSERT of table t for 2^k rows, prepared on first use */
 static sqlite3_stmt *
 sq_rows_stmt(struct store_sqlite *s, int t, int k)
@@ -2037,6 +2139,7 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	sq_val_text(s, &v[13], rec->spf_raw);
 	sq_val_text(s, &v[14], rec->source_ip_raw);
 	sq_val_text(s, &v[15], rec->extensions);
+	sq_val_auth(s, &v[16], rec);
 	for (i = 0; i < rec->n_reasons; i++) {
 		const struct report_reason *r = &rec->reasons[i];
 		v = sq_rows_add(s, SQ_T_REASONS);
