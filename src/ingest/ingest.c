@@ -48,6 +48,7 @@
 #define INGEST_LABEL_MAX 240
 #define QUEUE_EVENTS     4096
 #define QUEUE_BYTES      (4u << 20)
+#define QUEUE_WAKE       256           /* events before a sleeping consumer is woken */
 
 enum ev_kind {
 	EV_INPUT,          /* a new input: name, size, hash, raw bytes */
@@ -91,6 +92,7 @@ struct queue {
 	size_t bytes;
 	int done;
 	int full_wait;          /* the producer sleeps until the queue drains */
+	int empty_wait;         /* the consumer sleeps on not_empty */
 };
 
 struct ingest {
@@ -499,12 +501,20 @@ queue_push(struct queue *q, struct ev *e)
 	pthread_mutex_lock(&q->mu);
 	while (q->len == QUEUE_EVENTS || (q->bytes > QUEUE_BYTES && q->len > 0)) {
 		q->full_wait = 1;
+		pthread_cond_signal(&q->not_empty);
 		pthread_cond_wait(&q->not_full, &q->mu);
 	}
 	q->v[(q->head + q->len) % QUEUE_EVENTS] = *e;
 	q->len++;
 	q->bytes += e->bytes;
-	pthread_cond_signal(&q->not_empty);
+	/* Wake a waiting consumer only once a few events are there: one wake
+	 * (a futex call and a context switch) per event cost more than the
+	 * event.  It cannot sleep for ever: a full queue and queue_finish wake
+	 * it too. */
+	if (q->empty_wait && (q->len >= QUEUE_WAKE || q->bytes >= QUEUE_BYTES / 2)) {
+		q->empty_wait = 0;
+		pthread_cond_signal(&q->not_empty);
+	}
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -513,8 +523,10 @@ static int
 queue_pop(struct queue *q, struct ev *e)
 {
 	pthread_mutex_lock(&q->mu);
-	while (q->len == 0 && !q->done)
+	while (q->len == 0 && !q->done) {
+		q->empty_wait = 1;
 		pthread_cond_wait(&q->not_empty, &q->mu);
+	}
 	if (q->len == 0) {
 		pthread_mutex_unlock(&q->mu);
 		return -1;
