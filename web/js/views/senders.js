@@ -52,8 +52,10 @@ function groupsTable(ctx, groups, base, rerender) {
         detail.hidden = !open;
         if (open && !detail.firstChild.firstChild) detail.firstChild.appendChild(groupSources(ctx, g, base, rerender));
       } }, t('senders.expand'));
-    const name = g.service ? h('span', null, h('strong', null, g.name), ' ', kindBadge(g), g.service_type ? [' ', h('span', { class: 'badge muted' }, t('service_type.' + g.service_type))] : null)
-      : h('span', null, h('strong', { class: g.kind === 'domain' ? 'mono' : null }, g.name), ' ', kindBadge(g));
+    // groups without a host name carry an English placeholder name from the API
+    const gname = g.group === 'none' ? t('group.name.none') : g.group === 'own' ? t('group.name.own_nohost') : g.name;
+    const name = g.service ? h('span', null, h('strong', null, gname), ' ', kindBadge(g), g.service_type ? [' ', h('span', { class: 'badge muted' }, t('service_type.' + g.service_type))] : null)
+      : h('span', null, h('strong', { class: g.kind === 'domain' ? 'mono' : null }, gname), ' ', kindBadge(g));
     return h('tbody', { dataset: { group: g.group, section: g.section } },
       h('tr', null,
         h('td', { dataset: { col: 'group' } }, name),
