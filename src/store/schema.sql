@@ -8,6 +8,7 @@
 --   4: records.auth (DKIM, SPF results and reason types of the record
 --      in one string), records_ip on (source_ip, report), daily_dash
 --      dropped.
+--   5: indexes reports_end, ledger_source.
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

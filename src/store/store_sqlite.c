@@ -77,6 +77,7 @@ static const char sq_schema_v1[] =
 "--   4: records.auth (DKIM, SPF results and reason types of the record\n"
 "--      in one string), records_ip on (source_ip, report), daily_dash\n"
 "--      dropped.\n"
+"--   5: indexes reports_end, ledger_source.\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -249,11 +250,22 @@ static const char sq_schema_v4[] =
 "ALTER TABLE records ADD COLUMN auth TEXT;\n"
 "UPDATE records SET auth=" SQ_AUTH_SQL("records.id") ";\n";
 
+/*
+ * Migration 5: reports overlapping a period (end_ts > since AND begin_ts <
+ * until) are counted from reports_end alone, not by reading every report
+ * that began before `until`; the ledger is counted per source (origin)
+ * from ledger_source.  One index entry per report / per input.
+ */
+static const char sq_schema_v5[] =
+"CREATE INDEX reports_end ON reports(end_ts, begin_ts);\n"
+"CREATE INDEX ledger_source ON ledger(source);\n";
+
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
 	sq_schema_v2,
 	sq_schema_v3,
 	sq_schema_v4,
+	sq_schema_v5,
 };
 #define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 

@@ -978,6 +978,11 @@ test_migrate_v1_data(void **state)
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_reasons"), 2);
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_spf"), 1);
 	assert_int_equal(q1(st, "SELECT messages FROM daily"), 5);
+	/* migration 4 filled records.auth from the child rows, in their order */
+	assert_int_equal(q1(st, "SELECT auth='b.example'||char(9)||'fail'||"
+	    "char(10)||'a.example'||char(9)||'pass'||char(30)||'example.com'||"
+	    "char(9)||'pass'||char(30)||'forwarded'||char(10)||'other' "
+	    "FROM records WHERE id=3"), 1);
 	rep = query_report(st, 7);
 	assert_non_null(rep);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(
@@ -1000,6 +1005,62 @@ test_migrate_v1_data(void **state)
 		assert_int_equal(q1(st, "SELECT count(*) FROM records"), 1);
 		assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim"), 1);
 	}
+	store_close(&st);
+}
+
+/*
+ * records.auth, written with each record, is what the child tables say
+ * (the expression of migration 4): several DKIM results (NULL domain,
+ * NULL result), none, reasons with and without a type.
+ */
+static void
+test_auth_column(void **state)
+{
+	struct tdir *t = *state;
+	struct store *st = open_rw(t);
+	struct report r;
+	struct report_record rec[3];
+	struct report_dkim dk[3] = {
+		{ "a.example", "s1", "pass", "pass", NULL },
+		{ NULL, NULL, "fail", "fail", NULL },
+		{ "c.example", "s3", NULL, NULL, NULL },
+	};
+	struct report_spf sp[2] = {
+		{ "example.com", "mfrom", "softfail", "softfail", NULL },
+		{ NULL, "helo", "pass", "pass", NULL },
+	};
+	struct report_reason rs[2] = {
+		{ "forwarded", "forwarded", "list" },
+		{ NULL, "weird", NULL },
+	};
+
+	fx_record(&rec[0], "192.0.2.1", 3, "none", "pass", "fail", "example.com");
+	rec[0].dkim_results = dk;
+	rec[0].n_dkim = 3;
+	rec[0].spf_results = sp;
+	rec[0].n_spf = 2;
+	rec[0].reasons = rs;
+	rec[0].n_reasons = 2;
+	fx_record(&rec[1], "192.0.2.2", 1, "reject", "fail", "fail", "example.com");
+	rec[1].n_dkim = 0;
+	rec[1].n_spf = 0;
+	fx_record(&rec[2], "192.0.2.3", 2, "none", "pass", "pass", "example.com");
+	fx_report(&r, "g", "auth", "example.com", 0, 86400);
+	assert_int_equal(store_begin(st), 0);
+	assert_true(put_report(st, &r, rec, 3, 11) > 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM records WHERE auth IS NULL"), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM records r WHERE auth IS NOT "
+	    "coalesce((SELECT group_concat(coalesce(domain,'')||char(9)||result,"
+	    "char(10)) FROM record_dkim WHERE record=r.id),'')||char(30)||"
+	    "coalesce((SELECT group_concat(coalesce(domain,'')||char(9)||result,"
+	    "char(10)) FROM record_spf WHERE record=r.id),'')||char(30)||"
+	    "coalesce((SELECT group_concat(type,char(10)) FROM record_reasons "
+	    "WHERE record=r.id),'')"), 0);
+	assert_int_equal(q1(st, "SELECT auth=char(30,30) FROM records WHERE "
+	    "source_ip='192.0.2.2'"), 1);
+	assert_int_equal(q1(st, "SELECT instr(auth,'other') > 0 FROM records "
+	    "WHERE source_ip='192.0.2.1'"), 1);
 	store_close(&st);
 }
 
@@ -1217,6 +1278,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batch_daily_exact,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1_data,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_auth_column,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_busy,
 		    tdir_setup, tdir_teardown),
