@@ -481,14 +481,25 @@ query_dash_meta(struct store *st, int64_t now, struct query_dash_err *err)
 
 	if (db == NULL)
 		return NULL;
-	qb_add(&b, "SELECT policy_domain AS domain, count(*) AS reports,"
-	    " min(begin_ts) AS first, max(begin_ts) AS last FROM reports"
-	    " GROUP BY policy_domain ORDER BY policy_domain");
+	/* Per key, by skipping through reports_domain_time / reports_org: the
+	 * counts are tight index-range counts, about twice as fast as one
+	 * GROUP BY pass over all the index entries. */
+	qb_add(&b, "WITH RECURSIVE d(v) AS (SELECT min(policy_domain) FROM reports"
+	    " UNION ALL SELECT (SELECT min(policy_domain) FROM reports WHERE policy_domain>d.v)"
+	    " FROM d WHERE d.v IS NOT NULL)"
+	    " SELECT v AS domain, (SELECT count(*) FROM reports WHERE policy_domain=v) AS reports,"
+	    " (SELECT min(begin_ts) FROM reports WHERE policy_domain=v) AS first,"
+	    " (SELECT max(begin_ts) FROM reports WHERE policy_domain=v) AS last"
+	    " FROM d WHERE v IS NOT NULL");
 	if ((domains = dash_query_rows(db, &b, err)) == NULL)
 		return NULL;
 	memset(&b, 0, sizeof(b));
-	qb_add(&b, "SELECT org_name AS reporter, count(*) AS reports,"
-	    " max(begin_ts) AS last FROM reports GROUP BY org_name ORDER BY org_name");
+	qb_add(&b, "WITH RECURSIVE o(v) AS (SELECT min(org_name) FROM reports"
+	    " UNION ALL SELECT (SELECT min(org_name) FROM reports WHERE org_name>o.v)"
+	    " FROM o WHERE o.v IS NOT NULL)"
+	    " SELECT v AS reporter, (SELECT count(*) FROM reports WHERE org_name=v) AS reports,"
+	    " (SELECT max(begin_ts) FROM reports WHERE org_name=v) AS last"
+	    " FROM o WHERE v IS NOT NULL");
 	if ((reporters = dash_query_rows(db, &b, err)) == NULL) {
 		json_decref(domains);
 		return NULL;
@@ -1120,6 +1131,12 @@ query_dash_source_records(struct store *st, const struct query *q,
 
 /* ---- reporters ------------------------------------------------------------- */
 
+/* the policy domains of reporter v (a column of the outer query), one
+ * reports_org_dom seek each; x(d) */
+#define DASH_ORG_DOMAINS "WITH RECURSIVE x(d) AS (SELECT min(policy_domain) FROM reports" \
+	" WHERE org_name=v UNION ALL SELECT (SELECT min(policy_domain) FROM reports" \
+	" WHERE org_name=v AND policy_domain>x.d) FROM x WHERE x.d IS NOT NULL)"
+
 json_t *
 query_dash_reporters(struct store *st, const struct query *q, int64_t now,
     struct query_dash_err *err)
@@ -1133,28 +1150,54 @@ query_dash_reporters(struct store *st, const struct query *q, int64_t now,
 		return NULL;
 	/* Reports and the last report date ignore the range's end so that a
 	 * reporter which stopped sending is visible as silent. */
-	qb_add(&b, "SELECT p.org_name AS reporter, max(p.email) AS email,"
-	    " sum(CASE WHEN 1=1");
-	if (q->since) {
-		qb_add(&b, " AND p.end_ts>");
-		qb_int(&b, q->since);
+	if (q->domain == NULL && q->reporter == NULL) {
+		/* per reporter, by skipping through reports_org_dom /
+		 * reports_org_end: no pass over all reports */
+		qb_add(&b, "WITH RECURSIVE o(v) AS (SELECT min(org_name) FROM reports"
+		    " UNION ALL SELECT (SELECT min(org_name) FROM reports WHERE org_name>o.v)"
+		    " FROM o WHERE o.v IS NOT NULL)"
+		    " SELECT v AS reporter, (SELECT max(email) FROM (" DASH_ORG_DOMAINS
+		    " SELECT (SELECT max(email) FROM reports WHERE org_name=v AND policy_domain=x.d)"
+		    "  AS email FROM x WHERE x.d IS NOT NULL)) AS email,"
+		    " (SELECT count(*) FROM reports WHERE org_name=v");
+		if (q->since) {
+			qb_add(&b, " AND end_ts>");
+			qb_int(&b, q->since);
+		}
+		if (q->until) {
+			qb_add(&b, " AND begin_ts<");
+			qb_int(&b, q->until);
+		}
+		qb_add(&b, ") AS reports,"
+		    " (SELECT max(end_ts) FROM reports WHERE org_name=v) AS last_end,"
+		    " (SELECT max(begin_ts) FROM reports WHERE org_name=v) AS last_begin,"
+		    " (SELECT count(*) FROM (" DASH_ORG_DOMAINS " SELECT d FROM x"
+		    "  WHERE x.d IS NOT NULL)) AS domains"
+		    " FROM o WHERE v IS NOT NULL");
+	} else {
+		qb_add(&b, "SELECT p.org_name AS reporter, max(p.email) AS email,"
+		    " sum(CASE WHEN 1=1");
+		if (q->since) {
+			qb_add(&b, " AND p.end_ts>");
+			qb_int(&b, q->since);
+		}
+		if (q->until) {
+			qb_add(&b, " AND p.begin_ts<");
+			qb_int(&b, q->until);
+		}
+		qb_add(&b, " THEN 1 ELSE 0 END) AS reports, max(p.end_ts) AS last_end,"
+		    " max(p.begin_ts) AS last_begin, count(DISTINCT p.policy_domain) AS domains"
+		    " FROM reports p WHERE 1=1");
+		if (q->domain) {
+			qb_add(&b, " AND p.policy_domain=");
+			qb_text(&b, q->domain);
+		}
+		if (q->reporter) {
+			qb_add(&b, " AND p.org_name=");
+			qb_text(&b, q->reporter);
+		}
+		qb_add(&b, " GROUP BY p.org_name");
 	}
-	if (q->until) {
-		qb_add(&b, " AND p.begin_ts<");
-		qb_int(&b, q->until);
-	}
-	qb_add(&b, " THEN 1 ELSE 0 END) AS reports, max(p.end_ts) AS last_end,"
-	    " max(p.begin_ts) AS last_begin, count(DISTINCT p.policy_domain) AS domains"
-	    " FROM reports p WHERE 1=1");
-	if (q->domain) {
-		qb_add(&b, " AND p.policy_domain=");
-		qb_text(&b, q->domain);
-	}
-	if (q->reporter) {
-		qb_add(&b, " AND p.org_name=");
-		qb_text(&b, q->reporter);
-	}
-	qb_add(&b, " GROUP BY p.org_name");
 	if ((reps = dash_query_rows(db, &b, err)) == NULL)
 		return NULL;
 	memset(&b, 0, sizeof(b));

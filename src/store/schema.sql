@@ -9,6 +9,7 @@
 --      in one string), records_ip on (source_ip, report), daily_dash
 --      dropped.
 --   5: indexes reports_end, ledger_source.
+--   6: indexes reports_org_end, reports_org_dom.
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

@@ -78,6 +78,7 @@ static const char sq_schema_v1[] =
 "--      in one string), records_ip on (source_ip, report), daily_dash\n"
 "--      dropped.\n"
 "--   5: indexes reports_end, ledger_source.\n"
+"--   6: indexes reports_org_end, reports_org_dom.\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -260,12 +261,23 @@ static const char sq_schema_v5[] =
 "CREATE INDEX reports_end ON reports(end_ts, begin_ts);\n"
 "CREATE INDEX ledger_source ON ledger(source);\n";
 
+/*
+ * Migration 6: the reporters view per reporter without reading `reports`:
+ * reports in a period and the last end from reports_org_end, the domains
+ * and the (max) contact address from reports_org_dom, both by skipping
+ * through the keys.  One report = two more index entries.
+ */
+static const char sq_schema_v6[] =
+"CREATE INDEX reports_org_end ON reports(org_name, end_ts, begin_ts);\n"
+"CREATE INDEX reports_org_dom ON reports(org_name, policy_domain, email);\n";
+
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
 	sq_schema_v2,
 	sq_schema_v3,
 	sq_schema_v4,
 	sq_schema_v5,
+	sq_schema_v6,
 };
 #define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
