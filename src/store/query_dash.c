@@ -1201,8 +1201,28 @@ query_dash_reporters(struct store *st, const struct query *q, int64_t now,
 	if ((reps = dash_query_rows(db, &b, err)) == NULL)
 		return NULL;
 	memset(&b, 0, sizeof(b));
-	qb_add(&b, "SELECT org_name AS reporter, " STATS_COLS " FROM daily");
-	dash_daily_where(&b, q);
+	if (q->domain == NULL && q->source_ip == NULL && q->result == NULL) {
+		/* daily_org: `daily` summed per reporter and day */
+		qb_add(&b, "SELECT org_name AS reporter, sum(messages) AS messages,"
+		    " sum(pass) AS pass, sum(messages)-sum(pass) AS fail,"
+		    " sum(spf) AS spf_aligned, sum(dkim) AS dkim_aligned FROM daily_org"
+		    " WHERE 1=1");
+		if (q->reporter) {
+			qb_add(&b, " AND org_name=");
+			qb_text(&b, q->reporter);
+		}
+		if (q->since) {
+			qb_add(&b, " AND day>=");
+			qb_int(&b, q->since - QUERY_DASH_MIDPOINT);
+		}
+		if (q->until) {
+			qb_add(&b, " AND day<");
+			qb_int(&b, q->until - QUERY_DASH_MIDPOINT);
+		}
+	} else {
+		qb_add(&b, "SELECT org_name AS reporter, " STATS_COLS " FROM daily");
+		dash_daily_where(&b, q);
+	}
 	qb_add(&b, " GROUP BY org_name");
 	if ((msgs = dash_query_rows(db, &b, err)) == NULL) {
 		json_decref(reps);

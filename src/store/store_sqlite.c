@@ -79,6 +79,7 @@ static const char sq_schema_v1[] =
 "--      dropped.\n"
 "--   5: indexes reports_end, ledger_source.\n"
 "--   6: indexes reports_org_end, reports_org_dom.\n"
+"--   7: daily_org (daily per reporter and day).\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -271,6 +272,30 @@ static const char sq_schema_v6[] =
 "CREATE INDEX reports_org_end ON reports(org_name, end_ts, begin_ts);\n"
 "CREATE INDEX reports_org_dom ON reports(org_name, policy_domain, email);\n";
 
+/*
+ * Migration 7: daily_org, the per-reporter per-day rollup of `daily` (a
+ * few rows per reporter and day): the reporters view over a year reads
+ * thousands of rows instead of `daily`'s hundreds of thousands.  Written
+ * from the same deltas as `daily` when they are flushed, so it is exactly
+ * `daily` grouped (aborts, deletes, reparses included); rows that reach
+ * 0 messages are deleted.
+ */
+static const char sq_schema_v7[] =
+"CREATE TABLE daily_org (\n"
+"  org_name      TEXT NOT NULL,\n"
+"  day           INTEGER NOT NULL,\n"
+"  messages      INTEGER NOT NULL,\n"
+"  pass          INTEGER NOT NULL,     -- dkim_eval or spf_eval pass\n"
+"  spf           INTEGER NOT NULL,     -- spf_eval pass\n"
+"  dkim          INTEGER NOT NULL,     -- dkim_eval pass\n"
+"  PRIMARY KEY (org_name, day)\n"
+") WITHOUT ROWID;\n"
+"INSERT INTO daily_org SELECT org_name, day, sum(messages),"
+" sum(CASE WHEN dkim_eval='pass' OR spf_eval='pass' THEN messages ELSE 0 END),"
+" sum(CASE WHEN spf_eval='pass' THEN messages ELSE 0 END),"
+" sum(CASE WHEN dkim_eval='pass' THEN messages ELSE 0 END)"
+" FROM daily GROUP BY org_name, day;\n";
+
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
 	sq_schema_v2,
@@ -278,6 +303,7 @@ static const char *const sq_migrations[] = {
 	sq_schema_v4,
 	sq_schema_v5,
 	sq_schema_v6,
+	sq_schema_v7,
 };
 #define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
@@ -305,6 +331,7 @@ enum sq_stmt_id {
 	SQ_RECORD_MAXID,
 	SQ_RECORDS_OF,
 	SQ_DAILY_ADD, SQ_DAILY_SUB, SQ_DAILY_PRUNE,
+	SQ_ORG_ADD, SQ_ORG_PRUNE,
 	SQ__COUNT
 };
 
@@ -359,6 +386,12 @@ static const char *const sq_sql[SQ__COUNT] = {
 	[SQ_DAILY_PRUNE] = "DELETE FROM daily WHERE policy_domain=?2 AND "
 	    "day=?1 AND source_ip=?4 AND org_name=?5 AND header_from=?3 AND "
 	    "disposition=?6 AND dkim_eval=?7 AND spf_eval=?8 AND messages<=0",
+	[SQ_ORG_ADD] = "INSERT INTO daily_org(org_name,day,messages,pass,spf,"
+	    "dkim) VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT DO UPDATE SET "
+	    "messages=messages+excluded.messages,pass=pass+excluded.pass,"
+	    "spf=spf+excluded.spf,dkim=dkim+excluded.dkim RETURNING messages",
+	[SQ_ORG_PRUNE] = "DELETE FROM daily_org WHERE org_name=?1 AND day=?2 "
+	    "AND messages<=0",
 };
 
 /* a growable string owned by the handle, reused from report to report */
@@ -1613,6 +1646,100 @@ sq_dmap_cmp(const void *a, const void *b, void *arena)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
+/* one daily_org delta: the sums of the map's entries of (org, day) */
+struct sq_org_delta {
+	const char *org;            /* in the map's arena */
+	int64_t day, messages, pass, spf, dkim;
+};
+
+static int
+sq_org_cmp(const void *a, const void *b)
+{
+	const struct sq_org_delta *x = a, *y = b;
+	int c = strcmp(x->org, y->org);
+
+	if (c != 0)
+		return c;
+	return x->day < y->day ? -1 : x->day > y->day;
+}
+
+/*
+ * Writes the map's deltas, summed per (org, day), to daily_org (before
+ * sq_dmap_flush writes and zeroes them).  A handful of rows per batch.
+ */
+static int
+sq_org_flush(struct store_sqlite *s)
+{
+	struct sq_dmap *m = &s->dmap;
+	struct sq_org_delta *d;
+	struct sq_daily_key k;
+	sqlite3_stmt *stmt, *prune;
+	size_t i, n = 0;
+	int64_t day;
+	int rc = 0;
+
+	d = xcalloc(m->n, sizeof *d);
+	for (i = 0; i < m->n; i++) {
+		int64_t v = m->ent[i].delta;
+
+		if (v == 0)
+			continue;
+		sq_dmap_key(m, &m->ent[i], &k, &day);
+		d[n].org = k.org;
+		d[n].day = day;
+		d[n].messages = v;
+		d[n].pass = strcmp(k.dkim, "pass") == 0 ||
+		    strcmp(k.spf, "pass") == 0 ? v : 0;
+		d[n].spf = strcmp(k.spf, "pass") == 0 ? v : 0;
+		d[n].dkim = strcmp(k.dkim, "pass") == 0 ? v : 0;
+		n++;
+	}
+	if (n > 1)
+		qsort(d, n, sizeof *d, sq_org_cmp);
+	if ((stmt = sq_get(s, SQ_ORG_ADD)) == NULL ||
+	    (prune = sq_get(s, SQ_ORG_PRUNE)) == NULL) {
+		free(d);
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; ) {
+		struct sq_org_delta t = d[i];
+
+		for (i++; i < n && d[i].day == t.day &&
+		    strcmp(d[i].org, t.org) == 0; i++) {
+			t.messages += d[i].messages;
+			t.pass += d[i].pass;
+			t.spf += d[i].spf;
+			t.dkim += d[i].dkim;
+		}
+		if (t.messages == 0 && t.pass == 0 && t.spf == 0 && t.dkim == 0)
+			continue;
+		sq_text(stmt, 1, t.org);
+		sqlite3_bind_int64(stmt, 2, t.day);
+		sqlite3_bind_int64(stmt, 3, t.messages);
+		sqlite3_bind_int64(stmt, 4, t.pass);
+		sqlite3_bind_int64(stmt, 5, t.spf);
+		sqlite3_bind_int64(stmt, 6, t.dkim);
+		rc = sqlite3_step(stmt);
+		day = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 1;
+		while (rc == SQLITE_ROW)
+			rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE) {
+			rc = sq_fail(s, rc, "updating daily_org");
+			break;
+		}
+		rc = 0;
+		if (day <= 0) {
+			/* the reporter's last messages of that day went */
+			sq_text(prune, 1, t.org);
+			sqlite3_bind_int64(prune, 2, t.day);
+			rc = sq_done(s, prune, "updating daily_org");
+		}
+	}
+	free(d);
+	return rc;
+}
+
 /*
  * Writes the pending deltas to `daily` in primary-key order, one statement
  * each, and empties the map.  On failure the map is emptied too: the caller
@@ -1630,6 +1757,10 @@ sq_dmap_flush(struct store_sqlite *s)
 
 	if (m->n == 0)
 		return 0;
+	if ((rc = sq_org_flush(s)) != 0) {
+		sq_dmap_clear(s);
+		return rc;
+	}
 	qsort_r(m->ent, m->n, sizeof *m->ent, sq_dmap_cmp, m->arena);
 	for (i = 0; i < m->n && rc == 0; i++) {
 		if (m->ent[i].delta <= 0)

@@ -75,7 +75,7 @@ q1(struct store *st, const char *fmt, ...)
 {
 	sqlite3 *db = store_sqlite_handle(st);
 	sqlite3_stmt *stmt;
-	char sql[512];
+	char sql[2048];
 	va_list ap;
 	int64_t v = -1;
 
@@ -165,6 +165,24 @@ put_report(struct store *st, const struct report *r,
 	if (dup)
 		return -dup;
 	return id;
+}
+
+/* daily_org is exactly `daily` summed per reporter and day */
+static void
+check_daily_org(struct store *st)
+{
+	static const char grouped[] = "SELECT org_name, day, sum(messages),"
+	    " sum(CASE WHEN dkim_eval='pass' OR spf_eval='pass' THEN messages"
+	    " ELSE 0 END), sum(CASE WHEN spf_eval='pass' THEN messages ELSE 0"
+	    " END), sum(CASE WHEN dkim_eval='pass' THEN messages ELSE 0 END)"
+	    " FROM daily GROUP BY org_name, day";
+	static const char rollup[] = "SELECT org_name, day, messages, pass,"
+	    " spf, dkim FROM daily_org";
+
+	assert_int_equal(q1(st, "SELECT count(*) FROM (%s EXCEPT %s)", grouped,
+	    rollup), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM (%s EXCEPT %s)", rollup,
+	    grouped), 0);
 }
 
 /* ---- schema ---------------------------------------------------------- */
@@ -469,6 +487,7 @@ test_abort_leaves_nothing(void **state)
 	assert_int_equal(store_rollback(st), 0);
 	assert_int_equal(q1(st, "SELECT count(*) FROM reports"), 2);
 	assert_int_equal(q1(st, "SELECT sum(messages) FROM daily"), 12);
+	check_daily_org(st);
 	store_close(&st);
 }
 
@@ -627,6 +646,7 @@ test_multiday_daily_sums(void **state)
 		assert_non_null(strstr(w, "more than 62 days"));
 		sqlite3_finalize(s);
 	}
+	check_daily_org(st);
 	store_close(&st);
 }
 
@@ -701,6 +721,7 @@ test_delete_decrements_daily(void **state)
 	assert_string_equal(before, after);
 	free(after);
 	free(before);
+	check_daily_org(st);
 	store_close(&st);
 }
 
@@ -727,6 +748,7 @@ test_final_header_rekeys(void **state)
 	assert_int_equal(q1(st, "SELECT count(*) FROM daily"), 2);
 	assert_int_equal(q1(st, "SELECT sum(messages) FROM daily"), 10);
 	assert_int_equal(q1(st, "SELECT end_ts FROM reports"), T0 + 2 * DAY);
+	check_daily_org(st);
 	store_close(&st);
 }
 
@@ -794,6 +816,7 @@ test_failed_write_rolls_batch_back(void **state)
 	assert_int_equal(q1(st, "SELECT sum(messages) FROM daily"), 3);
 	/* and the handle works again */
 	assert_true(put_report(st, &r, rec, 1, 3) > 0);
+	check_daily_org(st);
 	store_close(&st);
 }
 
@@ -935,7 +958,9 @@ test_batch_daily_exact(void **state)
 	    "ON p.id=r.report WHERE p.report_id='big'"), 290);
 	assert_int_equal(q1(a, "SELECT sum(n_records) FROM reports"),
 	    q1(a, "SELECT count(*) FROM records"));
+	check_daily_org(a);
 	store_close(&a);
+	check_daily_org(b);
 	store_close(&b);
 }
 
@@ -1005,6 +1030,7 @@ test_migrate_v1_data(void **state)
 		assert_int_equal(q1(st, "SELECT count(*) FROM records"), 1);
 		assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim"), 1);
 	}
+	check_daily_org(st);
 	store_close(&st);
 }
 
