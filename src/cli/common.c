@@ -17,12 +17,25 @@ cli_open_store(struct cli *cli, int readonly, int *busy)
 {
 	char err[512];
 	struct store *st = store_open(cli->db_path, readonly, err, sizeof err);
+	size_t plen = strlen(cli->db_path);
 
 	if (busy)
 		*busy = 0;
+	if (st == NULL && readonly && strstr(err, "older than this dmarcstat")) {
+		/* a query on a database of an earlier version: migrate it once */
+		struct store *rw = store_open(cli->db_path, 0, err, sizeof err);
+		if (rw != NULL) {
+			store_close(&rw);
+			st = store_open(cli->db_path, readonly, err, sizeof err);
+		}
+	}
 	if (st == NULL) {
-		fprintf(stderr, "dmarcstat: %s: %s\n", cli->db_path, err);
-		if (busy && strstr(err, "locked"))
+		/* the store's reason may already name the file */
+		if (strncmp(err, cli->db_path, plen) == 0 && err[plen] == ':')
+			fprintf(stderr, "dmarcstat: %s\n", err);
+		else
+			fprintf(stderr, "dmarcstat: %s: %s\n", cli->db_path, err);
+		if (busy && (errno == EBUSY || strstr(err, "locked")))
 			*busy = 1;
 	}
 	return st;
