@@ -1318,6 +1318,13 @@ query_dash_reports(struct store *st, const struct query *q, struct query_dash_er
 	memset(&b, 0, sizeof(b));
 	qb_add(&b, "SELECT count(*) AS n FROM reports p");
 	dash_reports_filter(&b, q);
+	if (q->since && !q->domain && !q->reporter)
+		/* reporter by reporter through reports_org_end (org_name,
+		 * end_ts, begin_ts): only the reports that end after `since` */
+		qb_add(&b, " AND p.org_name IN (WITH RECURSIVE o(v) AS (SELECT min(org_name)"
+		    " FROM reports UNION ALL SELECT (SELECT min(org_name) FROM reports"
+		    " WHERE org_name>o.v) FROM o WHERE o.v IS NOT NULL)"
+		    " SELECT v FROM o WHERE v IS NOT NULL)");
 	if ((cnt = dash_query_rows(db, &b, err)) == NULL) {
 		json_decref(rows);
 		return NULL;

@@ -11,6 +11,7 @@
 --   5: indexes reports_end, ledger_source.
 --   6: indexes reports_org_end, reports_org_dom.
 --   7: daily_org (daily per reporter and day).
+--   8: reports_end dropped.
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

@@ -80,6 +80,7 @@ static const char sq_schema_v1[] =
 "--   5: indexes reports_end, ledger_source.\n"
 "--   6: indexes reports_org_end, reports_org_dom.\n"
 "--   7: daily_org (daily per reporter and day).\n"
+"--   8: reports_end dropped.\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -296,6 +297,14 @@ static const char sq_schema_v7[] =
 " sum(CASE WHEN dkim_eval='pass' THEN messages ELSE 0 END)"
 " FROM daily GROUP BY org_name, day;\n";
 
+/*
+ * Migration 8: reports_end dropped again: reports_org_end (migration 6)
+ * answers the same count reporter by reporter, and each index entry costs
+ * the import (~1.5 us per report).
+ */
+static const char sq_schema_v8[] =
+"DROP INDEX IF EXISTS reports_end;\n";
+
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
 	sq_schema_v2,
@@ -304,6 +313,7 @@ static const char *const sq_migrations[] = {
 	sq_schema_v5,
 	sq_schema_v6,
 	sq_schema_v7,
+	sq_schema_v8,
 };
 #define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
@@ -327,7 +337,8 @@ enum sq_stmt_id {
 	SQ_RAW_FIND, SQ_RAW_INSERT, SQ_RAW_GET, SQ_RAW_ENCODING,
 	SQ_LEDGER_INSERT,
 	SQ_REPORT_INSERT, SQ_REPORT_FIND_KEY, SQ_REPORT_FIND_HASH,
-	SQ_REPORT_FINISH, SQ_REPORT_REKEY, SQ_REPORT_HDR, SQ_REPORT_DELETE,
+	SQ_REPORT_FINISH, SQ_REPORT_EMAIL, SQ_REPORT_REKEY, SQ_REPORT_HDR,
+	SQ_REPORT_DELETE,
 	SQ_RECORD_MAXID,
 	SQ_RECORDS_OF,
 	SQ_DAILY_ADD, SQ_DAILY_SUB, SQ_DAILY_PRUNE,
@@ -361,12 +372,15 @@ static const char *const sq_sql[SQ__COUNT] = {
 	    "AND id<>?2",
 	[SQ_REPORT_FIND_HASH] = "SELECT id FROM reports WHERE content_hash=?1 "
 	    "AND id<>?2 LIMIT 1",
-	[SQ_REPORT_FINISH] = "UPDATE reports SET org_name_raw=?1,email=?2,"
+	/* email (?2) only when it changed (SQ_REPORT_EMAIL): it is in the
+	 * key of reports_org_dom, and setting it costs an index rewrite */
+	[SQ_REPORT_FINISH] = "UPDATE reports SET org_name_raw=?1,"
 	    "extra_contact=?3,report_id_raw=?4,version=?5,xml_namespace=?6,"
 	    "generator=?7,errors=?8,warnings=?9,extensions=?10,p=?11,sp=?12,"
 	    "np=?13,pct=?14,adkim=?15,aspf=?16,fo=?17,testing=?18,"
 	    "discovery_method=?19,n_records=?20,msg_total=?21,"
 	    "content_hash=?22 WHERE id=?23",
+	[SQ_REPORT_EMAIL] = "UPDATE reports SET email=?1 WHERE id=?2",
 	[SQ_REPORT_REKEY] = "UPDATE reports SET org_name=?1,report_id=?2,"
 	    "policy_domain=?3,begin_ts=?4,end_ts=?5,dedup_key=?6 WHERE id=?7",
 	[SQ_REPORT_HDR] = "SELECT org_name,policy_domain,begin_ts,end_ts "
@@ -389,7 +403,7 @@ static const char *const sq_sql[SQ__COUNT] = {
 	[SQ_ORG_ADD] = "INSERT INTO daily_org(org_name,day,messages,pass,spf,"
 	    "dkim) VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT DO UPDATE SET "
 	    "messages=messages+excluded.messages,pass=pass+excluded.pass,"
-	    "spf=spf+excluded.spf,dkim=dkim+excluded.dkim RETURNING messages",
+	    "spf=spf+excluded.spf,dkim=dkim+excluded.dkim",
 	[SQ_ORG_PRUNE] = "DELETE FROM daily_org WHERE org_name=?1 AND day=?2 "
 	    "AND messages<=0",
 };
@@ -405,6 +419,8 @@ struct sq_cur {
 	int64_t id;                 /* 0 = none open */
 	int64_t begin, end;
 	struct sq_str org, domain, key;
+	struct sq_str email;        /* as inserted; email_null: it was NULL */
+	int email_null;
 	uint64_t n_records, msg_total;
 	int capped;                 /* spread over > STORE_SPREAD_MAX_DAYS refused */
 	int own_txn;                /* no batch: this report is its transaction */
@@ -425,6 +441,7 @@ struct sq_dmap {
 	size_t alen, acap;
 };
 #define SQ_DAILY_ROWS 32        /* rows per multi-row daily upsert */
+#define SQ_ORG_ROWS 16          /* rows per multi-row daily_org upsert */
 #define SQ_DMAP_MAX 16384       /* keys before an early flush (~2 MiB) */
 #define SQ_DMAP_KEEP (4u << 20) /* keep a key arena up to 4 MiB */
 
@@ -467,6 +484,7 @@ struct store_sqlite {
 	size_t zcap;
 	struct sq_dmap dmap;
 	sqlite3_stmt *daily_multi;  /* SQ_DAILY_ROWS upserts in one statement */
+	sqlite3_stmt *org_multi;    /* SQ_ORG_ROWS daily_org upserts */
 	struct sq_rows rows[SQ_T__COUNT];
 	char *rarena;               /* text of the buffered rows */
 	size_t ralen, racap;
@@ -733,6 +751,7 @@ sq_free(struct store_sqlite *s)
 	for (i = 0; i < SQ__COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_finalize(s->daily_multi);
+	sqlite3_finalize(s->org_multi);
 	for (i = 0; i < SQ_T__COUNT; i++) {
 		size_t j;
 		for (j = 0; j < SQ_ROWS_SIZES; j++)
@@ -742,6 +761,7 @@ sq_free(struct store_sqlite *s)
 	free(s->rarena);
 	sqlite3_close_v2(s->db);
 	free(s->cur.org.p);
+	free(s->cur.email.p);
 	free(s->cur.domain.p);
 	free(s->cur.key.p);
 	free(s->key2.p);
@@ -1663,6 +1683,56 @@ sq_org_cmp(const void *a, const void *b)
 	return x->day < y->day ? -1 : x->day > y->day;
 }
 
+/* binds one daily_org row (NULL: a row that matches nothing) at at+1.. */
+static void
+sq_org_bind(sqlite3_stmt *stmt, int at, const struct sq_org_delta *d)
+{
+	static const struct sq_org_delta none = { NULL, 0, 0, 0, 0, 0 };
+
+	if (d == NULL)
+		d = &none;
+	sq_text(stmt, at + 1, d->org);
+	sqlite3_bind_int64(stmt, at + 2, d->day);
+	sqlite3_bind_int64(stmt, at + 3, d->messages);
+	sqlite3_bind_int64(stmt, at + 4, d->pass);
+	sqlite3_bind_int64(stmt, at + 5, d->spf);
+	sqlite3_bind_int64(stmt, at + 6, d->dkim);
+}
+
+/*
+ * SQ_ORG_ROWS additions in one statement, prepared on first use.  Unused
+ * rows are bound NULL: the SELECT drops them (org_name IS NOT NULL).
+ */
+static sqlite3_stmt *
+sq_org_multi(struct store_sqlite *s)
+{
+	static const char head[] = "INSERT INTO daily_org(org_name,day,"
+	    "messages,pass,spf,dkim) SELECT * FROM (VALUES";
+	static const char row[] = "(?,?,?,?,?,?),";
+	static const char tail[] = ") WHERE column1 IS NOT NULL "
+	    "ON CONFLICT DO UPDATE SET messages=messages+excluded.messages,"
+	    "pass=pass+excluded.pass,spf=spf+excluded.spf,"
+	    "dkim=dkim+excluded.dkim";
+	char sql[sizeof head + SQ_ORG_ROWS * (sizeof row - 1) + sizeof tail];
+	size_t at, i;
+	int rc;
+
+	if (s->org_multi != NULL)
+		return s->org_multi;
+	memcpy(sql, head, sizeof head - 1);
+	at = sizeof head - 1;
+	for (i = 0; i < SQ_ORG_ROWS; i++, at += sizeof row - 1)
+		memcpy(sql + at, row, sizeof row - 1);
+	memcpy(sql + at - 1, tail, sizeof tail);  /* over the last comma */
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &s->org_multi, NULL);
+	if (rc != SQLITE_OK) {
+		sq_fail(s, rc, "prepare");
+		s->org_multi = NULL;
+	}
+	return s->org_multi;
+}
+
 /*
  * Writes the map's deltas, summed per (org, day), to daily_org (before
  * sq_dmap_flush writes and zeroes them).  A handful of rows per batch.
@@ -1674,7 +1744,7 @@ sq_org_flush(struct store_sqlite *s)
 	struct sq_org_delta *d;
 	struct sq_daily_key k;
 	sqlite3_stmt *stmt, *prune;
-	size_t i, n = 0;
+	size_t i, j, n = 0;
 	int64_t day;
 	int rc = 0;
 
@@ -1696,43 +1766,59 @@ sq_org_flush(struct store_sqlite *s)
 	}
 	if (n > 1)
 		qsort(d, n, sizeof *d, sq_org_cmp);
-	if ((stmt = sq_get(s, SQ_ORG_ADD)) == NULL ||
-	    (prune = sq_get(s, SQ_ORG_PRUNE)) == NULL) {
+	if ((prune = sq_get(s, SQ_ORG_PRUNE)) == NULL) {
 		free(d);
 		return -1;
 	}
-	for (i = 0; i < n && rc == 0; ) {
-		struct sq_org_delta t = d[i];
-
-		for (i++; i < n && d[i].day == t.day &&
-		    strcmp(d[i].org, t.org) == 0; i++) {
-			t.messages += d[i].messages;
-			t.pass += d[i].pass;
-			t.spf += d[i].spf;
-			t.dkim += d[i].dkim;
+	/* sum runs of equal (org, day) into their first element */
+	for (i = 0, j = 0; i < n; j++) {
+		d[j] = d[i];
+		for (i++; i < n && d[i].day == d[j].day &&
+		    strcmp(d[i].org, d[j].org) == 0; i++) {
+			d[j].messages += d[i].messages;
+			d[j].pass += d[i].pass;
+			d[j].spf += d[i].spf;
+			d[j].dkim += d[i].dkim;
 		}
-		if (t.messages == 0 && t.pass == 0 && t.spf == 0 && t.dkim == 0)
-			continue;
-		sq_text(stmt, 1, t.org);
-		sqlite3_bind_int64(stmt, 2, t.day);
-		sqlite3_bind_int64(stmt, 3, t.messages);
-		sqlite3_bind_int64(stmt, 4, t.pass);
-		sqlite3_bind_int64(stmt, 5, t.spf);
-		sqlite3_bind_int64(stmt, 6, t.dkim);
-		rc = sqlite3_step(stmt);
-		day = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 1;
-		while (rc == SQLITE_ROW)
-			rc = sqlite3_step(stmt);
-		sqlite3_reset(stmt);
-		if (rc != SQLITE_DONE) {
-			rc = sq_fail(s, rc, "updating daily_org");
+	}
+	n = j;
+	/* additions (an import: all of them) SQ_ORG_ROWS to a statement */
+	for (i = 0; i < n && rc == 0; ) {
+		size_t nr = 0;
+
+		if ((stmt = sq_org_multi(s)) == NULL) {
+			rc = -1;
 			break;
 		}
-		rc = 0;
-		if (day <= 0) {
-			/* the reporter's last messages of that day went */
-			sq_text(prune, 1, t.org);
-			sqlite3_bind_int64(prune, 2, t.day);
+		for (; i < n && nr < SQ_ORG_ROWS; i++) {
+			if (d[i].messages < 0 || d[i].pass < 0 || d[i].spf < 0 ||
+			    d[i].dkim < 0 || d[i].messages == 0)
+				continue;
+			sq_org_bind(stmt, 6 * (int)nr, &d[i]);
+			nr++;
+		}
+		for (; nr > 0 && nr < SQ_ORG_ROWS; nr++)
+			sq_org_bind(stmt, 6 * (int)nr, NULL);   /* padding */
+		if (nr > 0)
+			rc = sq_done(s, stmt, "updating daily_org");
+	}
+	/* removals (delete, abort, rekey): add, then drop rows left at 0 */
+	for (i = 0; i < n && rc == 0; i++) {
+		if (!(d[i].messages < 0 || d[i].pass < 0 || d[i].spf < 0 ||
+		    d[i].dkim < 0 || d[i].messages == 0))
+			continue;
+		if (d[i].messages == 0 && d[i].pass == 0 && d[i].spf == 0 &&
+		    d[i].dkim == 0)
+			continue;
+		if ((stmt = sq_get(s, SQ_ORG_ADD)) == NULL) {
+			rc = -1;
+			break;
+		}
+		sq_org_bind(stmt, 0, &d[i]);
+		rc = sq_done(s, stmt, "updating daily_org");
+		if (rc == 0) {
+			sq_text(prune, 1, d[i].org);
+			sqlite3_bind_int64(prune, 2, d[i].day);
 			rc = sq_done(s, prune, "updating daily_org");
 		}
 	}
@@ -2232,6 +2318,8 @@ sq_report_begin(struct store *st, const struct report *hdr, int64_t raw_id,
 	s->cur.capped = 0;
 	sq_str_set(&s->cur.org, org);
 	sq_str_set(&s->cur.domain, dom);
+	s->cur.email_null = hdr->email == NULL;
+	sq_str_set(&s->cur.email, hdr->email != NULL ? hdr->email : "");
 	*report_out = s->cur.id;
 	return 0;
 fail:
@@ -2463,7 +2551,6 @@ sq_report_end(struct store *st, int64_t report, const struct report *final,
 	if ((stmt = sq_get(s, SQ_REPORT_FINISH)) == NULL)
 		goto done;
 	sq_text(stmt, 1, final->org_name_raw);
-	sq_text(stmt, 2, final->email);
 	sq_text(stmt, 3, final->extra_contact_info);
 	sq_text(stmt, 4, final->report_id_raw);
 	sq_text(stmt, 5, final->version);
@@ -2491,6 +2578,19 @@ sq_report_end(struct store *st, int64_t report, const struct report *final,
 	if ((rc = sq_done(s, stmt, "storing report")) != 0) {
 		sq_poison(s, rc);
 		goto done;
+	}
+	if (final->email == NULL ? !s->cur.email_null : s->cur.email_null ||
+	    strcmp(final->email, s->cur.email.p) != 0) {
+		if ((stmt = sq_get(s, SQ_REPORT_EMAIL)) == NULL) {
+			rc = sq_poison(s, -1);
+			goto done;
+		}
+		sq_text(stmt, 1, final->email);
+		sqlite3_bind_int64(stmt, 2, report);
+		if ((rc = sq_done(s, stmt, "storing report")) != 0) {
+			sq_poison(s, rc);
+			goto done;
+		}
 	}
 	rc = sq_cur_done(s);
 done:
