@@ -7,9 +7,10 @@
 #    records each, over the last 730 days up to BENCH_END; `dmarcstat
 #    import` loads them into bench/out/api.db (kept and reused while the
 #    seed, end and count are unchanged: delete it to rebuild).
-# 2. `dmarcstat serve` on a random loopback port; for each endpoint a view
-#    calls (no background enrichment; with the parameters the dashboard sends: 30- and 365-day ranges,
-#    one domain, one source, one report), BENCH_API_N (200) requests in one
+# 2. `dmarcstat serve --no-enrich` on a random loopback port; for each
+#    endpoint a view calls (with the parameters the dashboard sends: 30-
+#    and 365-day ranges, one domain, one source, one report), BENCH_API_N
+#    (200) requests in one
 #    curl process (keep-alive, no ETag revalidation, so every request runs
 #    its queries), after 5 warm-up requests.  Prints p50 and p95 per endpoint
 #    and the server's CPU time per request (/proc/PID/stat: on a shared
