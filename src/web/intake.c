@@ -170,6 +170,10 @@ intake_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* machine endpoints: nothing in a reply may load or be framed */
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	if (extra_name != NULL)
 		MHD_add_response_header(r, extra_name, extra_value);
 	ret = MHD_queue_response(c, status, r);
