@@ -2,7 +2,9 @@
  * query_dash.c - the dashboard's read queries, returning jansson values.
  *
  * Every count is a sum of messages read from `daily` (the per-UTC-day
- * rollup); `records` is read only for what `daily` cannot answer (envelope
+ * rollup; `daily_org`, its per-reporter sums, for the reporters view);
+ * `daily` is searched through its primary key, domain by domain when no
+ * domain is given.  `records` is read only for what `daily` cannot answer (envelope
  * from, DKIM selectors, one report's rows, a source's drill-down), and then
  * always bounded by LIMIT.  SQL is assembled by a tiny builder (struct qb)
  * whose values are all bound parameters; only fixed column names picked from

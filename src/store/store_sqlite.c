@@ -20,7 +20,8 @@
  * (struct sq_dmap) and written when the transaction commits, sorted in
  * primary-key order, 32 upserts per statement (early when the map passes
  * SQ_DMAP_MAX keys); a delta that nets to 0 (an aborted report) is never
- * written.  So inside an open batch `daily` lags until store_commit;
+ * written.  The same deltas, summed per (reporter, day), go to daily_org
+ * (migration 7) just before.  So inside an open batch `daily` lags until store_commit;
  * store_report_delete writes the pending deltas first.  Statements are
  * prepared once per handle (SQLITE_PREPARE_PERSISTENT) and strings bound
  * SQLITE_STATIC; the buffers are reused, so the steady state makes no
