@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "analyze/enrich.h"
 #include "cli/cli.h"
 #include "ingest/daemon.h"
 #include "lib/config.h"
+#include "store/store.h"
 
 int cmd_daemon(struct cli *cli, int argc, char **argv);
 
@@ -27,6 +29,40 @@ static void
 daemon_cmd_usage(FILE *fp)
 {
 	fprintf(fp, "%s\n", cli_msg(NULL, "daemon.usage"));
+}
+
+/*
+ * The daemon's enrichment worker: resolves up to 200 source IPs that have
+ * no fresh ip_info row per call (bounded work, as daemon.h asks); the
+ * daemon calls again at once while there was work, else after a minute.
+ * A silent resolver makes enrich_run mark the rest unresolved quickly, so
+ * an offline machine costs one short timeout per round.
+ */
+static int
+daemon_cmd_enrich(struct store *st, const struct config *cfg,
+    const volatile int *stop, void *arg)
+{
+	struct enrich_opts o;
+	struct enrich_stats s = { 0 };
+	char err[512];
+
+	(void)cfg;
+	(void)arg;
+	if (*stop)
+		return 0;
+	enrich_opts_init(&o);
+	o.limit = 200;
+	if (enrich_run(store_sqlite_handle(st), &o, &s, err, sizeof err) != 0) {
+		daemon_log(DAEMON_LOG_WARN, "enrich_failed", "error=%s",
+		    daemon_logq(err));
+		return -1;
+	}
+	if (s.candidates > 0)
+		daemon_log(DAEMON_LOG_INFO, "enrich", "ips=%zu seconds=%.2f ptr=%zu "
+		    "nxdomain=%zu unresolved=%zu geo=%zu", s.candidates, s.seconds,
+		    s.ok, s.nxdomain, s.unresolved, s.geo);
+	/* more pending only when the batch was full and DNS answered */
+	return s.dns_gave_up ? 0 : (int)s.candidates;
 }
 
 int
@@ -80,6 +116,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	db = cli->db_path;
 	if (!cli->db_given && *config_str(cfg, "database") != '\0')
 		db = config_str(cfg, "database");
+	daemon_set_enrich(daemon_cmd_enrich, NULL);
 	if ((d = daemon_new(cfg, db, sets, err, sizeof err)) == NULL) {
 		fprintf(stderr, "dmarcstat: daemon: %s\n", err);
 		config_free(&cfg);

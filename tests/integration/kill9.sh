@@ -42,7 +42,7 @@ DB=$T/k.db
 kills=0
 for round in $(seq 40); do
 	[ "$(find "$S" -maxdepth 1 -type f | wc -l)" = 0 ] && break
-	"$BIN" --db "$DB" daemon --set "spool.dirs=$S" 2>> "$T/daemon.log" &
+	"$BIN" --db "$DB" daemon --set "spool.dirs=$S" --set enrich.enabled=no 2>> "$T/daemon.log" &
 	DPID=$!
 	sleep "0.0$((RANDOM % 9 + 1))"
 	kill -9 "$DPID" 2>/dev/null && kills=$((kills + 1))
@@ -50,7 +50,7 @@ for round in $(seq 40); do
 	DPID=
 done
 # finish whatever is left, then check
-"$BIN" --db "$DB" daemon --once --set "spool.dirs=$S" 2>> "$T/daemon.log"
+"$BIN" --db "$DB" daemon --once --set "spool.dirs=$S" --set enrich.enabled=no 2>> "$T/daemon.log"
 rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 1 ] || fail "final pass: exit $rc"
 left=$(find "$S" -maxdepth 1 -type f | wc -l)

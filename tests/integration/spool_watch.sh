@@ -55,6 +55,8 @@ dirs = $S, $M
 rescan_interval = 2s
 [log]
 level = debug
+[enrich]
+enabled = no
 EOF
 "$BIN" --db "$DB" --config "$T/d.conf" daemon 2> "$T/daemon.log" &
 DPID=$!
