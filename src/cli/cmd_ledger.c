@@ -3,6 +3,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "cli/common.h"
@@ -65,6 +66,20 @@ cmd_ledger(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "dmarcstat: %s\n", store_errmsg(st));
 		store_close(&st);
 		return EXIT_TEMPFAIL;
+	}
+	if (cli->format == CLI_TABLE) {
+		/* status words in the reader's language; JSON/CSV keep the codes */
+		size_t i;
+		json_t *row;
+		json_array_foreach(rows, i, row) {
+			const char *code = json_string_value(json_object_get(row, "status"));
+			char key[64];
+			if (code == NULL)
+				continue;
+			snprintf(key, sizeof key, "status.%s", code);
+			if (strcmp(cli_msg(cli, key), key) != 0)
+				json_object_set_new(row, "status", json_string(cli_msg(cli, key)));
+		}
 	}
 	cli_output_rows(cli, rows, cols, sizeof cols / sizeof cols[0]);
 	json_decref(rows);
