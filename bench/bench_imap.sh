@@ -13,66 +13,17 @@ PATH=$PATH:/usr/sbin
 command -v dovecot >/dev/null || { echo "bench_imap: dovecot not installed"; exit 77; }
 [ -x "$GEN" ] || { echo "bench_imap: $GEN missing"; exit 77; }
 T=$(mktemp -d /tmp/dmarcstat-bench-imap.XXXXXX)
-if [ "$(id -u)" -eq 0 ]; then
-	DUSER=nobody; DGROUP=$(id -gn nobody); AS=(runuser -u nobody --)
-else
-	DUSER=$(id -un); DGROUP=$(id -gn); AS=()
-fi
-PORT=$((20000 + RANDOM % 40000))
-cat > "$T/dovecot.conf" <<CONF
-protocols = imap
-listen = 127.0.0.1
-base_dir = $T/run
-state_dir = $T/state
-log_path = $T/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-default_login_user = $DUSER
-default_internal_user = $DUSER
-default_internal_group = $DGROUP
-mail_location = maildir:~/Maildir
-service imap-login {
-  chroot =
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service anvil {
-  chroot =
-}
-service stats {
-  unix_listener stats-reader {
-    user = $DUSER
-  }
-  unix_listener stats-writer {
-    user = $DUSER
-  }
-}
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $T/passwd
-}
-userdb {
-  driver = static
-  args = uid=$DUSER gid=$DGROUP home=$T/home/%u
-}
-CONF
-echo 'bench@example.com:{PLAIN}bench' > "$T/passwd"
+. "$(dirname "$0")/../tests/lib/dovecot.sh"
+dovecot_setup "$T" bench@example.com bench
 MD=$T/home/bench@example.com/Maildir
-mkdir -p "$T/run" "$T/state" "$MD/cur" "$MD/tmp"
+mkdir -p "$MD/cur" "$MD/tmp"
 echo "generating $N messages..."
 "$GEN" --eml --out "$MD/new" --count "$N" --seed 5 -q
 i=0
 for f in "$MD/new"/*; do i=$((i + 1)); mv "$f" "$MD/new/$i.bench:2,${FLAGS:-}"; done
-[ "$(id -u)" -eq 0 ] && chown -R "$DUSER:$DGROUP" "$T"
-"${AS[@]}" dovecot -c "$T/dovecot.conf"
-trap '"${AS[@]}" dovecot -c "$T/dovecot.conf" stop; rm -rf "$T"' EXIT
-sleep 1
+dovecot_own
+trap 'dovecot_stop; rm -rf "$T"' EXIT
+dovecot_start || { echo "bench_imap: dovecot did not start"; exit 1; }
 cat > "$T/d.conf" <<CONF
 [mailbox bench]
 url = imap://127.0.0.1:$PORT/

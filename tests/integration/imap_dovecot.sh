@@ -28,97 +28,12 @@ FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok: $*"; }
 
-# ---- Dovecot on loopback (recipe: shared reference, dependencies §5) ----
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
-if [ "$(id -u)" -eq 0 ]; then
-	DUSER=nobody; DGROUP=$(id -gn nobody 2>/dev/null || echo nogroup)
-	AS=(runuser -u nobody --)
-else
-	DUSER=$(id -un); DGROUP=$(id -gn); AS=()
-fi
-PORT=$(free_port)
-SPORT=$(free_port)
-while [ "$SPORT" = "$PORT" ]; do SPORT=$(free_port); done
+# ---- Dovecot on loopback ----
+. "$SRC/tests/lib/dovecot.sh"
 USER_=reports@example.com
 PASS='s3cret pass'
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" \
-	-days 3 -subj /CN=localhost \
-	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 ||
+dovecot_setup "$T" "$USER_" "$PASS" tls ||
 	{ echo "skip: openssl cannot make a certificate"; exit 77; }
-cat > "$T/dovecot.conf" <<EOF
-protocols = imap
-listen = 127.0.0.1
-base_dir = $T/run
-state_dir = $T/state
-log_path = $T/dovecot.log
-ssl = yes
-ssl_cert = <$T/cert.pem
-ssl_key = <$T/key.pem
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_login_user = $DUSER
-default_internal_user = $DUSER
-default_internal_group = $DGROUP
-mail_location = maildir:~/Maildir
-service imap-login {
-  chroot =
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $PORT
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = $SPORT
-  }
-}
-service anvil {
-  chroot =
-}
-service stats {
-  unix_listener stats-reader {
-    user = $DUSER
-  }
-  unix_listener stats-writer {
-    user = $DUSER
-  }
-}
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $T/passwd
-}
-userdb {
-  driver = static
-  args = uid=$DUSER gid=$DGROUP home=$T/home/%u
-}
-EOF
-echo "$USER_:{PLAIN}$PASS" > "$T/passwd"
-mkdir -p "$T/run" "$T/state" "$T/home"
-[ "$(id -u)" -eq 0 ] && chown -R "$DUSER:$DGROUP" "$T"
-
-dovecot_start() {
-	"${AS[@]}" dovecot -c "$T/dovecot.conf" || return 1
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-dovecot_stop() {
-	local pid
-	pid=$(cat "$T/run/master.pid" 2>/dev/null) || return 0
-	"${AS[@]}" dovecot -c "$T/dovecot.conf" stop 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null
-}
 cleanup() {
 	dovecot_stop
 	if [ "$FAILS" -eq 0 ]; then rm -rf "$T"; else echo "kept $T"; fi

@@ -49,89 +49,14 @@ q() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
 nfiles() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 empty() { [ "$(nfiles "$1")" = 0 ]; }
 
-# ---- Dovecot on loopback (the recipe of imap_dovecot.sh) ----
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
-dovecot_stop() { :; }
+# ---- Dovecot on loopback ----
+. "$SRC/tests/lib/dovecot.sh"
+DV_DIR=$T          # dovecot_stop is a no-op until dovecot_setup ran
 if [ "$IMAP_ON" = 1 ]; then
-	if [ "$(id -u)" -eq 0 ]; then
-		DUSER=nobody; DGROUP=$(id -gn nobody 2>/dev/null || echo nogroup)
-		AS=(runuser -u nobody --)
-	else
-		DUSER=$(id -un); DGROUP=$(id -gn); AS=()
-	fi
-	PORT=$(free_port)
 	USER_=reports@example.com
 	PASS='s3cret pass'
-	cat > "$T/dovecot.conf" <<EOF
-protocols = imap
-listen = 127.0.0.1
-base_dir = $T/run
-state_dir = $T/state
-log_path = $T/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_login_user = $DUSER
-default_internal_user = $DUSER
-default_internal_group = $DGROUP
-mail_location = maildir:~/Maildir
-service imap-login {
-  chroot =
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service anvil {
-  chroot =
-}
-service stats {
-  unix_listener stats-reader {
-    user = $DUSER
-  }
-  unix_listener stats-writer {
-    user = $DUSER
-  }
-}
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $T/passwd
-}
-userdb {
-  driver = static
-  args = uid=$DUSER gid=$DGROUP home=$T/home/%u
-}
-EOF
-	echo "$USER_:{PLAIN}$PASS" > "$T/passwd"
-	mkdir -p "$T/run" "$T/state" "$T/home"
-	[ "$(id -u)" -eq 0 ] && chown -R "$DUSER:$DGROUP" "$T"
-	dovecot_stop() {
-		local pid
-		pid=$(cat "$T/run/master.pid" 2>/dev/null) || return 0
-		"${AS[@]}" dovecot -c "$T/dovecot.conf" stop 2>/dev/null
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || return 0
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null
-	}
-	started=0
-	if "${AS[@]}" dovecot -c "$T/dovecot.conf"; then
-		for _ in $(seq 50); do
-			(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { started=1; break; }
-			sleep 0.1
-		done
-	fi
-	if [ "$started" = 0 ]; then
+	dovecot_setup "$T" "$USER_" "$PASS"
+	if ! dovecot_start; then
 		echo "note: dovecot did not start; mailbox parts skipped"
 		cat "$T/dovecot.log" 2>/dev/null
 		IMAP_ON=0

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -297,25 +296,6 @@ test_messages(void **state)
 	}
 }
 
-static void
-test_speed(void **state)
-{
-	struct classify_ctx ctx = { catalog_default(), NULL };
-	struct timespec a, b;
-	struct classify_result r;
-	size_t n = 1000000, ncases = sizeof(cases) / sizeof(cases[0]);
-	double s;
-
-	(void)state;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (size_t i = 0; i < n; i++)
-		run_case(&cases[i % ncases], &ctx, &r);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	print_message("1,000,000 classifications in %.2f s\n", s);
-	assert_true(s < 5.0);
-}
-
 int
 main(void)
 {
@@ -323,7 +303,6 @@ main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_messages),
-		cmocka_unit_test(test_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
