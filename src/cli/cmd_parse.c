@@ -103,7 +103,7 @@ parse_xml(struct parse_ctx *p, struct unpack_leaf *leaf)
 	}
 	if (rc == 0)
 		rc = aggregate_finish(a, &rep, err, sizeof err);
-	if (rc != 0 && aggregate_not_dmarc(err)) {
+	if (rc != 0 && aggregate_not_dmarc(a)) {
 		/* an HTML or other XML part of a mail: not a report at all */
 		leaf_others_add_xml(&p->others, err);
 	} else if (rc != 0) {

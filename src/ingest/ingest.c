@@ -661,7 +661,7 @@ produce_aggregate(struct input *in, struct unpack_leaf *leaf)
 	if (rc == 0)
 		rc = aggregate_finish(ag, &final, err, sizeof err);
 	crypto_generichash_final(&hs, end.hash, 32);
-	if (rc < 0 && !ls.began && aggregate_not_dmarc(err)) {
+	if (rc < 0 && !ls.began && aggregate_not_dmarc(ag)) {
 		/* an HTML or other XML part of a mail: not a report at all */
 		leaf_others_add_xml(&in->others, err);
 		goto out;

@@ -229,6 +229,7 @@ struct aggregate {
 
 	/* document state */
 	int got_root, have_meta, have_policy, policy_locked, header_sent;
+	int not_dmarc;           /* the document was other XML, not a report */
 	int resync_root, resync_pending, eof_closing, halted, failed, cb_ret;
 	int finished;
 	unsigned long long fed_in, xp_fed;
@@ -1554,6 +1555,12 @@ aggregate_reset(struct aggregate *a, const struct limits *lim,
 	agg_setup(a, lim, cb, ctx);
 }
 
+int
+aggregate_not_dmarc(const struct aggregate *a)
+{
+	return a->not_dmarc;
+}
+
 void
 aggregate_free(struct aggregate **ap)
 {
@@ -1698,6 +1705,7 @@ aggregate_finish(struct aggregate *a, const struct report **out, char *err,
 		else
 			agg_fail(a, "not a DMARC aggregate report: no XML "
 			    "element found");
+		a->not_dmarc = 1;
 		return agg_error_out(a, err, errlen);
 	}
 	if (r < 0) {

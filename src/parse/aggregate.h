@@ -66,9 +66,9 @@ int aggregate_parse_buffer(const struct limits *lim, const void *buf,
     char *err, size_t errlen);
 
 /*
- * 1 when an aggregate_finish() reason says the document was some other XML
- * (an HTML mail part, another root element) rather than a damaged report:
+ * After a failed aggregate_finish(): 1 when the document was some other XML
+ * (an HTML mail part, another root element) rather than a damaged report;
  * callers then treat the leaf as "not a report" instead of "rejected".
  */
-int aggregate_not_dmarc(const char *err);
+int aggregate_not_dmarc(const struct aggregate *a);
 #endif
