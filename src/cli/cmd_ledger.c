@@ -10,7 +10,6 @@
 #include "store/query.h"
 
 int cmd_ledger(struct cli *cli, int argc, char **argv);
-int cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q);
 
 int
 cmd_ledger(struct cli *cli, int argc, char **argv)

@@ -15,7 +15,6 @@
 #include "cli/common.h"
 
 int cmd_senders(struct cli *cli, int argc, char **argv);
-int cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q);
 
 static const char *
 senders_label(const struct cli *cli, const char *key)

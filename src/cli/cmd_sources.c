@@ -24,7 +24,6 @@
 
 int cmd_sources(struct cli *cli, int argc, char **argv);
 /* cmd_summary.c: --domain --reporter --source --result --limit --since --until */
-int cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q);
 
 /* A label from the analysis message catalog in the CLI's language.  The
  * table printer looks headings up with cli_msg(), which returns unknown

@@ -15,36 +15,6 @@
 
 int cmd_summary(struct cli *cli, int argc, char **argv);
 
-/* Options shared by the query commands; returns 0, or an exit code. */
-int cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q);
-
-int
-cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q)
-{
-	int64_t now = (int64_t)time(NULL), t;
-
-	switch (c) {
-	case 'D': q->domain = arg; return 0;
-	case 'r': q->reporter = arg; return 0;
-	case 'i': q->source_ip = arg; return 0;
-	case 'R': q->result = arg; return 0;
-	case 'n': q->limit = (int)strtol(arg, NULL, 10); return 0;
-	case 's':
-	case 'u':
-		if (cli_parse_time(arg, now, &t) != 0) {
-			fprintf(stderr, "dmarcstat: %s: %s\n", arg,
-			    cli_msg(cli, "err.bad_time"));
-			return EXIT_USAGE;
-		}
-		if (c == 's')
-			q->since = t;
-		else
-			q->until = t;
-		return 0;
-	}
-	return EXIT_USAGE;
-}
-
 int
 cmd_summary(struct cli *cli, int argc, char **argv)
 {

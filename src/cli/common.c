@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "store/query.h"
 
 struct store *
 cli_open_store(struct cli *cli, int readonly, int *busy)
@@ -103,4 +104,31 @@ cli_fmt_time(int64_t t, char *buf, size_t len)
 		snprintf(buf, len, "%lld", (long long)t);
 	else
 		strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+int
+cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q)
+{
+	int64_t now = (int64_t)time(NULL), t;
+
+	switch (c) {
+	case 'D': q->domain = arg; return 0;
+	case 'r': q->reporter = arg; return 0;
+	case 'i': q->source_ip = arg; return 0;
+	case 'R': q->result = arg; return 0;
+	case 'n': q->limit = (int)strtol(arg, NULL, 10); return 0;
+	case 's':
+	case 'u':
+		if (cli_parse_time(arg, now, &t) != 0) {
+			fprintf(stderr, "dmarcstat: %s: %s\n", arg,
+			    cli_msg(cli, "err.bad_time"));
+			return EXIT_USAGE;
+		}
+		if (c == 's')
+			q->since = t;
+		else
+			q->until = t;
+		return 0;
+	}
+	return EXIT_USAGE;
 }

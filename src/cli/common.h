@@ -27,6 +27,14 @@ struct column {
 };
 void cli_output_rows(const struct cli *cli, json_t *rows,
     const struct column *cols, size_t ncols);
+/*
+ * The filter options the query commands share, by getopt letter:
+ * D domain, r reporter, i source, R result, n limit, s since, u until.
+ * Returns 0, or an exit code after printing why.
+ */
+struct query;
+int cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q);
+
 /* Prints a JSON value (pretty on a terminal). */
 void cli_output_json(const struct cli *cli, json_t *v);
 
