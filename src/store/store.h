@@ -77,21 +77,23 @@ int store_ledger_add(struct store *st, const struct ledger_entry *e, int64_t *id
 
 /*
  * Writing one aggregate report, streamed:
- *   store_report_begin(hdr)      -> opens a savepoint; *dup_out = existing
- *                                   report id when the dedup key is known
- *                                   (then call store_report_abort and skip)
+ *   store_report_begin(hdr)      -> opens the report and gives its id;
+ *                                   *dup_out = existing report id when the
+ *                                   dedup key is known (then skip it)
  *   store_report_record(rec) ... -> one per record (also feeds `daily`)
  *   store_report_end(final, hash)-> re-checks dedup by content hash, writes
- *                                   header totals, releases the savepoint;
+ *                                   the report with its totals;
  *                                   *dup_out as above when the hash matched
- *   store_report_abort()         -> rolls the savepoint back
+ *   store_report_abort()         -> undoes everything of the open report
  *
  * All return 0 on success (a duplicate is a success: *dup_out != 0),
  * -1 / STORE_BUSY on failure; after a failure call store_report_abort.
  * When begin or end reports a duplicate, nothing of the new report remains
- * and its savepoint is already closed; store_report_abort is then a no-op.
- * `report` of a duplicate at begin is 0.  Without store_begin, the savepoint
- * is its own transaction (committed by store_report_end).
+ * and it is already closed; store_report_abort is then a no-op.
+ * `report` of a duplicate at begin is 0.  Without store_begin, the report
+ * is its own transaction (committed by store_report_end).  The backend may
+ * write the report's rows only at store_report_end: between begin and end
+ * its id names nothing readable yet.
  * If `final` changes a dedup-key field (org, report_id, domain, begin, end)
  * seen at begin, the key is re-checked and `daily` re-spread.
  * A record count above STORE_MAX_COUNT is refused (-1): the caller aborts.

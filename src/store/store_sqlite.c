@@ -45,6 +45,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,7 +338,8 @@ enum sq_stmt_id {
 	SQ_SAVEPOINT, SQ_RELEASE, SQ_ROLLBACK_TO,
 	SQ_RAW_FIND, SQ_RAW_INSERT, SQ_RAW_GET, SQ_RAW_ENCODING,
 	SQ_LEDGER_INSERT,
-	SQ_REPORT_INSERT, SQ_REPORT_FIND_KEY, SQ_REPORT_FIND_HASH,
+	SQ_REPORT_INSERT, SQ_REPORT_INSERT_MIN, SQ_REPORT_MAXID,
+	SQ_REPORT_FIND_KEY, SQ_REPORT_FIND_HASH,
 	SQ_REPORT_FINISH, SQ_REPORT_EMAIL, SQ_REPORT_REKEY, SQ_REPORT_HDR,
 	SQ_REPORT_DELETE,
 	SQ_RECORD_MAXID,
@@ -362,13 +364,21 @@ static const char *const sq_sql[SQ__COUNT] = {
 	[SQ_LEDGER_INSERT] = "INSERT INTO ledger(ts,source,input,member,size,"
 	    "sha256,status,reason,kind,report,raw_id) "
 	    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-	[SQ_REPORT_INSERT] = "INSERT INTO reports(org_name,org_name_raw,email,"
-	    "extra_contact,report_id,report_id_raw,policy_domain,begin_ts,"
-	    "end_ts,version,xml_namespace,generator,extensions,p,sp,np,pct,"
-	    "adkim,aspf,fo,testing,discovery_method,content_hash,dedup_key,"
-	    "raw_id,imported_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
-	    "?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,zeroblob(32),?23,"
-	    "?24,?25) ON CONFLICT(dedup_key) DO NOTHING",
+	/* the whole row at store_report_end (the common case) */
+	[SQ_REPORT_INSERT] = "INSERT INTO reports(id,org_name,org_name_raw,"
+	    "email,extra_contact,report_id,report_id_raw,policy_domain,"
+	    "begin_ts,end_ts,version,xml_namespace,generator,errors,warnings,"
+	    "extensions,p,sp,np,pct,adkim,aspf,fo,testing,discovery_method,"
+	    "n_records,msg_total,content_hash,dedup_key,raw_id,imported_at) "
+	    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+	    "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31)",
+	/* the key columns only, before the records of a big or undone
+	 * report are written; SQ_REPORT_FINISH fills in the rest */
+	[SQ_REPORT_INSERT_MIN] = "INSERT INTO reports(id,org_name,email,"
+	    "report_id,policy_domain,begin_ts,end_ts,content_hash,dedup_key,"
+	    "raw_id,imported_at) VALUES(?1,?2,?3,?4,?5,?6,?7,zeroblob(32),?8,"
+	    "?9,?10)",
+	[SQ_REPORT_MAXID] = "SELECT max(id) FROM reports",
 	[SQ_REPORT_FIND_KEY] = "SELECT id FROM reports WHERE dedup_key=?1 "
 	    "AND id<>?2",
 	[SQ_REPORT_FIND_HASH] = "SELECT id FROM reports WHERE content_hash=?1 "
@@ -419,9 +429,11 @@ struct sq_str {
 struct sq_cur {
 	int64_t id;                 /* 0 = none open */
 	int64_t begin, end;
-	struct sq_str org, domain, key;
+	struct sq_str org, domain, key, rid;
 	struct sq_str email;        /* as inserted; email_null: it was NULL */
 	int email_null;
+	int inserted;               /* its `reports` row exists (see sq_cur_row) */
+	int64_t raw_id;
 	uint64_t n_records, msg_total;
 	int capped;                 /* spread over > STORE_SPREAD_MAX_DAYS refused */
 	int own_txn;                /* no batch: this report is its transaction */
@@ -490,6 +502,7 @@ struct store_sqlite {
 	char *rarena;               /* text of the buffered rows */
 	size_t ralen, racap;
 	int64_t next_record;        /* next records.id; 0 = read max(id) */
+	int64_t next_report;        /* next reports.id; 0 = read max(id) */
 };
 
 static const struct store_ops sq_ops;
@@ -765,6 +778,7 @@ sq_free(struct store_sqlite *s)
 	free(s->cur.email.p);
 	free(s->cur.domain.p);
 	free(s->cur.key.p);
+	free(s->cur.rid.p);
 	free(s->key2.p);
 	free(s->zbuf);
 	sq_dmap_free(&s->dmap);
@@ -785,12 +799,26 @@ sq_close(struct store *st)
  * Opens (creating unless readonly) and migrates.  On failure: NULL, a
  * reason in err, and errno EBUSY when the cause was another process's lock.
  */
+/*
+ * Process-wide settings, before SQLite initialises: no memory statistics
+ * (each sqlite3_malloc then takes no global mutex; we never read them).
+ * Refused (SQLITE_MISUSE) when something used SQLite first: harmless.
+ */
+static void
+sq_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *
 store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store_sqlite *s;
 	struct stat sb;
 	int flags, rc;
+
+	pthread_once(&once, sq_global_init);
 
 	if (readonly && strcmp(path, ":memory:") != 0 && stat(path, &sb) != 0) {
 		snprintf(err, errlen, "%s: no database here (import reports "
@@ -826,7 +854,7 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, SQ_DEFAULT_BUSY_MS);
 	rc = 0;
 	if (!readonly)
-		rc = sq_exec(s, "PRAGMA journal_mode=WAL", "setting WAL mode");
+		{ if (getenv("XPAGE")) sq_exec(s, getenv("XPAGE"), "x"); rc = sq_exec(s, "PRAGMA journal_mode=WAL", "setting WAL mode"); }
 	/* statement journals in memory: they hold one statement's pages */
 	if (rc == 0 && !readonly)
 		rc = sq_exec(s, "PRAGMA temp_store=MEMORY", "setting pragmas");
@@ -885,6 +913,7 @@ sq_begin(struct store *st)
 	struct store_sqlite *s = sq(st);
 
 	s->next_record = 0;     /* another process may have written */
+	s->next_report = 0;
 	return sq_run(s, SQ_BEGIN, "begin");
 }
 
@@ -2175,6 +2204,41 @@ sq_rows_flush(struct store_sqlite *s)
 	return rc;
 }
 
+/*
+ * The open report's `reports` row is written at store_report_end, in one
+ * INSERT with its final values (an INSERT and an UPDATE of the row and of
+ * its index entries cost ~20% more per report).  Its records refer to it,
+ * so when they must be written earlier (a big report, every SQ_ROWS_MAX
+ * records) or read back (an undo, a changed key), this writes the key
+ * columns first and then the buffered rows; store_report_end then fills in
+ * the rest with SQ_REPORT_FINISH.
+ */
+static int
+sq_cur_row(struct store_sqlite *s)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (!s->cur.inserted) {
+		if ((stmt = sq_get(s, SQ_REPORT_INSERT_MIN)) == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, s->cur.id);
+		sq_text(stmt, 2, s->cur.org.p);
+		sq_text(stmt, 3, s->cur.email_null ? NULL : s->cur.email.p);
+		sq_text(stmt, 4, s->cur.rid.p);
+		sq_text(stmt, 5, s->cur.domain.p);
+		sqlite3_bind_int64(stmt, 6, s->cur.begin);
+		sqlite3_bind_int64(stmt, 7, s->cur.end);
+		sq_text(stmt, 8, s->cur.key.p);
+		sq_id(stmt, 9, s->cur.raw_id);
+		sqlite3_bind_int64(stmt, 10, (int64_t)time(NULL));
+		if ((rc = sq_done(s, stmt, "storing report")) != 0)
+			return rc;
+		s->cur.inserted = 1;
+	}
+	return sq_rows_flush(s);
+}
+
 /* a write failed half way through a report of a batch: see the top */
 static int
 sq_poison(struct store_sqlite *s, int rc)
@@ -2196,15 +2260,17 @@ sq_cur_discard(struct store_sqlite *s)
 	int64_t id = s->cur.id;
 	int rc, capped;
 
-	s->cur.id = 0;
 	if (s->cur.own_txn) {
+		s->cur.id = 0;
 		s->cur.own_txn = 0;
 		sq_dmap_clear(s);
 		sq_rows_clear(s);
 		return sq_run(s, SQ_ROLLBACK, "report rollback");
 	}
-	/* the buffered rows first: the undo reads the records back */
-	if ((rc = sq_rows_flush(s)) != 0) {
+	/* the row and the buffered records first: the undo reads them back */
+	rc = sq_cur_row(s);
+	s->cur.id = 0;
+	if (rc != 0) {
 		s->poisoned = 1;
 		return rc;
 	}
@@ -2243,10 +2309,9 @@ sq_report_begin(struct store *st, const struct report *hdr, int64_t raw_id,
     int64_t *report_out, int64_t *dup_out)
 {
 	struct store_sqlite *s = sq(st);
-	const struct report_policy *pol = &hdr->policy;
 	const char *org = sq_or(hdr->org_name, "");
 	const char *rid = sq_or(hdr->report_id, "");
-	const char *dom = sq_or(pol->domain, "");
+	const char *dom = sq_or(hdr->policy.domain, "");
 	sqlite3_stmt *stmt;
 	int64_t id;
 	int rc;
@@ -2259,59 +2324,40 @@ sq_report_begin(struct store *st, const struct report *hdr, int64_t raw_id,
 	if (s->poisoned)
 		return -1;      /* the reason is still in err */
 	sq_str_key(&s->cur.key, org, rid, dom, hdr->begin, hdr->end);
-	if ((stmt = sq_get(s, SQ_REPORT_INSERT)) == NULL)
-		return -1;
 	s->cur.own_txn = sqlite3_get_autocommit(s->db);
-	if (s->cur.own_txn)
+	if (s->cur.own_txn) {
 		s->next_record = 0;
+		s->next_report = 0;
+	}
 	if (s->cur.own_txn && (rc = sq_run(s, SQ_BEGIN, "begin")) != 0) {
 		s->cur.own_txn = 0;
 		return rc;
 	}
-	sq_text(stmt, 1, org);
-	sq_text(stmt, 2, hdr->org_name_raw);
-	sq_text(stmt, 3, hdr->email);
-	sq_text(stmt, 4, hdr->extra_contact_info);
-	sq_text(stmt, 5, rid);
-	sq_text(stmt, 6, hdr->report_id_raw);
-	sq_text(stmt, 7, dom);
-	sqlite3_bind_int64(stmt, 8, hdr->begin);
-	sqlite3_bind_int64(stmt, 9, hdr->end);
-	sq_text(stmt, 10, hdr->version);
-	sq_text(stmt, 11, hdr->xml_namespace);
-	sq_text(stmt, 12, hdr->generator);
-	sq_text(stmt, 13, hdr->extensions);
-	sq_text(stmt, 14, pol->p);
-	sq_text(stmt, 15, pol->sp);
-	sq_text(stmt, 16, pol->np);
-	if (pol->pct >= 0)
-		sqlite3_bind_int(stmt, 17, pol->pct);
-	else
-		sqlite3_bind_null(stmt, 17);
-	sq_text(stmt, 18, pol->adkim);
-	sq_text(stmt, 19, pol->aspf);
-	sq_text(stmt, 20, pol->fo);
-	sq_text(stmt, 21, pol->testing);
-	sq_text(stmt, 22, pol->discovery_method);
-	sq_text(stmt, 23, s->cur.key.p);
-	sq_id(stmt, 24, raw_id);
-	sqlite3_bind_int64(stmt, 25, (int64_t)time(NULL));
-	if ((rc = sq_done(s, stmt, "storing report")) != 0)
+	if ((stmt = sq_get(s, SQ_REPORT_FIND_KEY)) == NULL) {
+		rc = -1;
 		goto fail;
-	if (sqlite3_changes(s->db) == 0) {
-		/* the dedup key exists: nothing was written */
-		if ((stmt = sq_get(s, SQ_REPORT_FIND_KEY)) == NULL) {
-			rc = -1;
-			goto fail;
-		}
-		sq_text(stmt, 1, s->cur.key.p);
-		sqlite3_bind_int64(stmt, 2, 0);
-		if ((rc = sq_one_id(s, stmt, &id, "dedup lookup")) != 0)
-			goto fail;
+	}
+	sq_text(stmt, 1, s->cur.key.p);
+	sqlite3_bind_int64(stmt, 2, 0);
+	if ((rc = sq_one_id(s, stmt, &id, "dedup lookup")) != 0)
+		goto fail;
+	if (id != 0) {
 		*dup_out = id;
 		return sq_cur_done(s);
 	}
-	s->cur.id = sqlite3_last_insert_rowid(s->db);
+	if (s->next_report == 0) {
+		/* first report of the transaction: ids go on from max(id) */
+		if ((stmt = sq_get(s, SQ_REPORT_MAXID)) == NULL) {
+			rc = -1;
+			goto fail;
+		}
+		if ((rc = sq_one_id(s, stmt, &id, "reading reports")) != 0)
+			goto fail;
+		s->next_report = id + 1;
+	}
+	s->cur.id = s->next_report++;
+	s->cur.inserted = 0;
+	s->cur.raw_id = raw_id;
 	s->cur.begin = hdr->begin;
 	s->cur.end = hdr->end;
 	s->cur.n_records = 0;
@@ -2319,12 +2365,13 @@ sq_report_begin(struct store *st, const struct report *hdr, int64_t raw_id,
 	s->cur.capped = 0;
 	sq_str_set(&s->cur.org, org);
 	sq_str_set(&s->cur.domain, dom);
+	sq_str_set(&s->cur.rid, rid);
 	s->cur.email_null = hdr->email == NULL;
 	sq_str_set(&s->cur.email, hdr->email != NULL ? hdr->email : "");
 	*report_out = s->cur.id;
 	return 0;
 fail:
-	/* nothing of this report was written: a failed statement is undone */
+	/* nothing of this report was written */
 	if (s->cur.own_txn) {
 		s->cur.own_txn = 0;
 		sq_run(s, SQ_ROLLBACK, "rollback");
@@ -2415,7 +2462,7 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	}
 	/* a big report is written SQ_ROWS_MAX records at a time */
 	if ((s->rows[SQ_T_RECORDS].n >= SQ_ROWS_MAX ||
-	    s->ralen >= SQ_ROWS_ARENA_MAX) && (rc = sq_rows_flush(s)) != 0)
+	    s->ralen >= SQ_ROWS_ARENA_MAX) && (rc = sq_cur_row(s)) != 0)
 		return sq_poison(s, rc);
 	rc = sq_daily_apply(s, &k, s->cur.begin, s->cur.end, rec->count, 1,
 	    &capped);
@@ -2499,58 +2546,70 @@ sq_report_rekey(struct store_sqlite *s, const struct report *final,
 	return 0;
 }
 
+/* the whole `reports` row of the open report, then its records */
 static int
-sq_report_end(struct store *st, int64_t report, const struct report *final,
-    const uint8_t content_hash[32], int64_t *dup_out)
+sq_report_insert(struct store_sqlite *s, const struct report *final,
+    const uint8_t content_hash[32], const char *errors, const char *warnings)
 {
-	static const uint8_t zero[32];
-	struct store_sqlite *s = sq(st);
 	const struct report_policy *pol = &final->policy;
-	sqlite3_stmt *stmt;
-	char *errors = NULL, *warnings = NULL, note[128];
-	int64_t id;
+	sqlite3_stmt *stmt = sq_get(s, SQ_REPORT_INSERT);
 	int rc;
 
-	*dup_out = 0;
-	if (report == 0 || report != s->cur.id)
-		return store_seterr(st, "report_end: report %lld is not open",
-		    (long long)report);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, s->cur.id);
+	sq_text(stmt, 2, s->cur.org.p);
+	sq_text(stmt, 3, final->org_name_raw);
+	sq_text(stmt, 4, final->email);
+	sq_text(stmt, 5, final->extra_contact_info);
+	sq_text(stmt, 6, s->cur.rid.p);
+	sq_text(stmt, 7, final->report_id_raw);
+	sq_text(stmt, 8, s->cur.domain.p);
+	sqlite3_bind_int64(stmt, 9, s->cur.begin);
+	sqlite3_bind_int64(stmt, 10, s->cur.end);
+	sq_text(stmt, 11, final->version);
+	sq_text(stmt, 12, final->xml_namespace);
+	sq_text(stmt, 13, final->generator);
+	sq_text(stmt, 14, errors);
+	sq_text(stmt, 15, warnings);
+	sq_text(stmt, 16, final->extensions);
+	sq_text(stmt, 17, pol->p);
+	sq_text(stmt, 18, pol->sp);
+	sq_text(stmt, 19, pol->np);
+	if (pol->pct >= 0)
+		sqlite3_bind_int(stmt, 20, pol->pct);
+	else
+		sqlite3_bind_null(stmt, 20);
+	sq_text(stmt, 21, pol->adkim);
+	sq_text(stmt, 22, pol->aspf);
+	sq_text(stmt, 23, pol->fo);
+	sq_text(stmt, 24, pol->testing);
+	sq_text(stmt, 25, pol->discovery_method);
+	sqlite3_bind_int64(stmt, 26, (int64_t)s->cur.n_records);
+	sqlite3_bind_int64(stmt, 27, (int64_t)s->cur.msg_total);
+	sqlite3_bind_blob(stmt, 28, content_hash, 32, SQLITE_STATIC);
+	sq_text(stmt, 29, s->cur.key.p);
+	sq_id(stmt, 30, s->cur.raw_id);
+	sqlite3_bind_int64(stmt, 31, (int64_t)time(NULL));
+	if ((rc = sq_done(s, stmt, "storing report")) != 0)
+		return rc;
+	s->cur.inserted = 1;
+	return sq_rows_flush(s);
+}
+
+/* the rest of a row written early by sq_cur_row */
+static int
+sq_report_finish(struct store_sqlite *s, const struct report *final,
+    const uint8_t content_hash[32], const char *errors, const char *warnings)
+{
+	const struct report_policy *pol = &final->policy;
+	sqlite3_stmt *stmt;
+	int rc;
+
 	if ((rc = sq_rows_flush(s)) != 0)
-		return sq_poison(s, rc);
-	if (content_hash == NULL)
-		content_hash = zero;
-	sq_str_key(&s->key2, sq_or(final->org_name, ""),
-	    sq_or(final->report_id, ""), sq_or(final->policy.domain, ""),
-	    final->begin, final->end);
-	if (strcmp(s->key2.p, s->cur.key.p) != 0) {
-		if ((rc = sq_report_rekey(s, final, dup_out)) != 0)
-			return rc;
-		if (*dup_out != 0)
-			return sq_cur_discard(s);
-	}
-	if (content_hash != zero) {
-		if ((stmt = sq_get(s, SQ_REPORT_FIND_HASH)) == NULL)
-			return -1;
-		sqlite3_bind_blob(stmt, 1, content_hash, 32, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 2, report);
-		if ((rc = sq_one_id(s, stmt, &id, "dedup lookup")) != 0)
-			return rc;
-		if (id != 0) {
-			*dup_out = id;
-			return sq_cur_discard(s);
-		}
-	}
-	note[0] = '\0';
-	if (s->cur.capped)
-		snprintf(note, sizeof note, "report spans more than %d days: "
-		    "all messages counted on its first day",
-		    STORE_SPREAD_MAX_DAYS);
-	errors = sq_json_lines(final->errors, final->n_errors, NULL);
-	warnings = sq_json_lines(final->warnings, final->n_warnings,
-	    note[0] ? note : NULL);
-	rc = -1;
+		return rc;
 	if ((stmt = sq_get(s, SQ_REPORT_FINISH)) == NULL)
-		goto done;
+		return -1;
 	sq_text(stmt, 1, final->org_name_raw);
 	sq_text(stmt, 3, final->extra_contact_info);
 	sq_text(stmt, 4, final->report_id_raw);
@@ -2575,26 +2634,79 @@ sq_report_end(struct store *st, int64_t report, const struct report *final,
 	sqlite3_bind_int64(stmt, 20, (int64_t)s->cur.n_records);
 	sqlite3_bind_int64(stmt, 21, (int64_t)s->cur.msg_total);
 	sqlite3_bind_blob(stmt, 22, content_hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 23, report);
-	if ((rc = sq_done(s, stmt, "storing report")) != 0) {
-		sq_poison(s, rc);
-		goto done;
-	}
+	sqlite3_bind_int64(stmt, 23, s->cur.id);
+	if ((rc = sq_done(s, stmt, "storing report")) != 0)
+		return rc;
 	if (final->email == NULL ? !s->cur.email_null : s->cur.email_null ||
 	    strcmp(final->email, s->cur.email.p) != 0) {
-		if ((stmt = sq_get(s, SQ_REPORT_EMAIL)) == NULL) {
-			rc = sq_poison(s, -1);
-			goto done;
-		}
+		if ((stmt = sq_get(s, SQ_REPORT_EMAIL)) == NULL)
+			return -1;
 		sq_text(stmt, 1, final->email);
+		sqlite3_bind_int64(stmt, 2, s->cur.id);
+		if ((rc = sq_done(s, stmt, "storing report")) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+sq_report_end(struct store *st, int64_t report, const struct report *final,
+    const uint8_t content_hash[32], int64_t *dup_out)
+{
+	static const uint8_t zero[32];
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt;
+	char *errors = NULL, *warnings = NULL, note[128];
+	int64_t id;
+	int rc;
+
+	*dup_out = 0;
+	if (report == 0 || report != s->cur.id)
+		return store_seterr(st, "report_end: report %lld is not open",
+		    (long long)report);
+	if (content_hash == NULL)
+		content_hash = zero;
+	sq_str_key(&s->key2, sq_or(final->org_name, ""),
+	    sq_or(final->report_id, ""), sq_or(final->policy.domain, ""),
+	    final->begin, final->end);
+	if (strcmp(s->key2.p, s->cur.key.p) != 0) {
+		/* rare: the re-spread reads the records back */
+		if ((rc = sq_cur_row(s)) != 0)
+			return sq_poison(s, rc);
+		if ((rc = sq_report_rekey(s, final, dup_out)) != 0)
+			return rc;
+		if (*dup_out != 0)
+			return sq_cur_discard(s);
+		sq_str_set(&s->cur.rid, sq_or(final->report_id, ""));
+	}
+	if (content_hash != zero) {
+		if ((stmt = sq_get(s, SQ_REPORT_FIND_HASH)) == NULL)
+			return -1;
+		sqlite3_bind_blob(stmt, 1, content_hash, 32, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 2, report);
-		if ((rc = sq_done(s, stmt, "storing report")) != 0) {
-			sq_poison(s, rc);
-			goto done;
+		if ((rc = sq_one_id(s, stmt, &id, "dedup lookup")) != 0)
+			return rc;
+		if (id != 0) {
+			*dup_out = id;
+			return sq_cur_discard(s);
 		}
 	}
-	rc = sq_cur_done(s);
-done:
+	note[0] = '\0';
+	if (s->cur.capped)
+		snprintf(note, sizeof note, "report spans more than %d days: "
+		    "all messages counted on its first day",
+		    STORE_SPREAD_MAX_DAYS);
+	errors = sq_json_lines(final->errors, final->n_errors, NULL);
+	warnings = sq_json_lines(final->warnings, final->n_warnings,
+	    note[0] ? note : NULL);
+	if (s->cur.inserted)
+		rc = sq_report_finish(s, final, content_hash, errors, warnings);
+	else
+		rc = sq_report_insert(s, final, content_hash, errors, warnings);
+	if (rc != 0)
+		sq_poison(s, rc);
+	else
+		rc = sq_cur_done(s);
 	free(errors);
 	free(warnings);
 	return rc;
