@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/dashmem.h"
 #include "store/query_dash.h"
 
 #define PASS_EXPR "(dkim_eval='pass' OR spf_eval='pass')"
@@ -604,9 +605,190 @@ dash_status(const json_t *d)
 	    "params", "sources", fs, "pass_pct", pp, "level", level);
 }
 
+/* ---- the in-memory copy of daily (store/dashmem.h) ------------------------ */
+
+/*
+ * The same answers as the SQL above, aggregated from the copy: rows are
+ * walked in daily's primary-key order (domain, day, source_ip, org_name,
+ * header_from, ...), which is also the order in which SQLite feeds them to
+ * its aggregates, so even first-seen orders (group_concat) agree.  Distinct
+ * counts use per-id epoch stamps: no clearing between domains.
+ */
+struct dash_mf {
+	int64_t lo, hi;                 /* day bounds, INT64_MIN/MAX = open */
+	uint32_t org, ip;               /* UINT32_MAX - 1 = any */
+	int result;                     /* 0 any, 1 pass, 2 fail */
+	int none;                       /* a filter value the copy does not hold */
+};
+
+#define DASH_MF_ANY (UINT32_MAX - 1)
+
+static void
+dash_mf_init(struct dash_mf *f, const struct dashmem *dm, const struct query *q)
+{
+	memset(f, 0, sizeof(*f));
+	f->lo = q->since ? q->since - QUERY_DASH_MIDPOINT : INT64_MIN;
+	f->hi = q->until ? q->until - QUERY_DASH_MIDPOINT : INT64_MAX;
+	f->org = f->ip = DASH_MF_ANY;
+	if (q->reporter && (f->org = dashmem_find(&dm->orgs, q->reporter,
+	    strlen(q->reporter))) == UINT32_MAX)
+		f->none = 1;
+	if (q->source_ip && (f->ip = dashmem_find(&dm->ips, q->source_ip,
+	    strlen(q->source_ip))) == UINT32_MAX)
+		f->none = 1;
+	if (q->result)
+		f->result = strcmp(q->result, "pass") == 0 ? 1 : 2;
+}
+
+static inline int
+dash_mf_row(const struct dash_mf *f, const struct dashmem *dm, uint32_t r)
+{
+	if (f->org != DASH_MF_ANY && dm->org[r] != f->org)
+		return 0;
+	if (f->ip != DASH_MF_ANY && dm->ip[r] != f->ip)
+		return 0;
+	if (f->result == 1 && !(dm->fl[r] & DASHMEM_PASS))
+		return 0;
+	if (f->result == 2 && (dm->fl[r] & DASHMEM_PASS))
+		return 0;
+	return 1;
+}
+
+/* The domains a query covers: [*d0, *d1) of dm->dv; 0 when none. */
+static int
+dash_mf_domains(const struct dashmem *dm, const struct query *q, const struct dashmem_domain **d0,
+    const struct dashmem_domain **d1)
+{
+	if (q->domain) {
+		const struct dashmem_domain *d = dashmem_domain(dm, q->domain);
+
+		if (d == NULL)
+			return 0;
+		*d0 = d;
+		*d1 = d + 1;
+	} else {
+		*d0 = dm->dv;
+		*d1 = dm->dv + dm->ndom;
+	}
+	return 1;
+}
+
+static json_t *
+dash_mem_name(const struct dashmem_strs *s, uint32_t id)
+{
+	size_t n;
+	const char *p = dashmem_str(s, id, &n);
+
+	return dash_str(p, n);
+}
+
+static json_t *
+dash_mem_overview(const struct dashmem *dm, const struct query *q)
+{
+	struct dash_mf f;
+	const struct dashmem_domain *d0, *d1, *d;
+	uint32_t *seen, *seenf, epoch = 0;
+	json_t *rows = json_array();
+
+	dash_mf_init(&f, dm, q);
+	if (f.none || !dash_mf_domains(dm, q, &d0, &d1))
+		return rows;
+	seen = calloc((size_t)dm->ips.n + 1, sizeof(*seen));
+	seenf = calloc((size_t)dm->ips.n + 1, sizeof(*seenf));
+	if (seen == NULL || seenf == NULL) {
+		free(seen);
+		free(seenf);
+		json_decref(rows);
+		return NULL;
+	}
+	for (d = d0; d < d1; d++) {
+		uint32_t g0, g1, nrows = 0;
+		json_int_t m = 0, p = 0, spf = 0, dk = 0, src = 0, fsrc = 0;
+
+		epoch++;
+		dashmem_range(dm, d, f.lo, f.hi, &g0, &g1);
+		for (uint32_t r = dm->gstart[g0]; r < dm->gstart[g1]; r++) {
+			uint32_t ip = dm->ip[r];
+			uint8_t fl = dm->fl[r];
+
+			if (!dash_mf_row(&f, dm, r))
+				continue;
+			nrows++;
+			m += dm->msg[r];
+			if (fl & DASHMEM_PASS)
+				p += dm->msg[r];
+			else if (seenf[ip] != epoch) {
+				seenf[ip] = epoch;
+				fsrc++;
+			}
+			if (fl & DASHMEM_SPF)
+				spf += dm->msg[r];
+			if (fl & DASHMEM_DKIM)
+				dk += dm->msg[r];
+			if (seen[ip] != epoch) {
+				seen[ip] = epoch;
+				src++;
+			}
+		}
+		if (nrows == 0)
+			continue;
+		json_array_append_new(rows, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "domain", dash_mem_name(&dm->doms, d->name), "messages", m, "pass", p,
+		    "fail", m - p, "spf_aligned", spf, "dkim_aligned", dk, "fail_sources", fsrc,
+		    "sources", src));
+	}
+	free(seen);
+	free(seenf);
+	return rows;
+}
+
+/* dash_spark from the copy. */
+static json_t *
+dash_mem_spark(const struct dashmem *dm, const struct query *q, const char *domain, int64_t now)
+{
+	struct query sq = *q;
+	struct dash_mf f;
+	const struct dashmem_domain *d;
+	json_t *a = json_array();
+	uint32_t g0, g1;
+
+	sq.domain = domain;
+	sq.until = q->until ? q->until : now;
+	sq.since = sq.until - 30 * DAY;
+	if (q->since > sq.since)
+		sq.since = q->since;
+	dash_mf_init(&f, dm, &sq);
+	if (f.none || (d = dashmem_domain(dm, domain)) == NULL)
+		return a;
+	dashmem_range(dm, d, f.lo, f.hi, &g0, &g1);
+	for (uint32_t g = g0; g < g1; g++) {
+		json_int_t m = 0, p = 0;
+		int any = 0;
+
+		for (uint32_t r = dm->gstart[g]; r < dm->gstart[g + 1]; r++) {
+			if (!dash_mf_row(&f, dm, r))
+				continue;
+			any = 1;
+			m += dm->msg[r];
+			if (dm->fl[r] & DASHMEM_PASS)
+				p += dm->msg[r];
+		}
+		if (any)
+			json_array_append_new(a, json_pack("[I,I,I]", (json_int_t)dm->gday[g], m, p));
+	}
+	return a;
+}
+
 json_t *
 query_dash_overview(struct store *st, const struct query *q, int64_t now,
     struct query_dash_err *err)
+{
+	return query_dash_overview_mem(st, NULL, q, now, err);
+}
+
+json_t *
+query_dash_overview_mem(struct store *st, const struct dashmem *dm, const struct query *q,
+    int64_t now, struct query_dash_err *err)
 {
 	sqlite3 *db = dash_db(st, err);
 	struct qb b = {0};
@@ -617,20 +799,28 @@ query_dash_overview(struct store *st, const struct query *q, int64_t now,
 
 	if (db == NULL || !dash_valid_result(q, err))
 		return NULL;
-	qb_add(&b, "SELECT policy_domain AS domain, " STATS_COLS ","
-	    " count(DISTINCT CASE WHEN NOT " PASS_EXPR " THEN source_ip END) AS fail_sources,"
-	    " count(DISTINCT source_ip) AS sources FROM daily");
-	dash_daily_where(&b, q);
-	qb_add(&b, " GROUP BY policy_domain");
-	if ((rows = dash_query_rows(db, &b, err)) == NULL)
-		return NULL;
-	/* Domains with reports but no messages in range are listed too. */
-	memset(&b, 0, sizeof(b));
-	qb_add(&b, "SELECT DISTINCT policy_domain AS domain FROM reports");
-	if (q->domain) {
-		qb_add(&b, " WHERE policy_domain=");
-		qb_text(&b, q->domain);
+	if (dm != NULL)
+		rows = dash_mem_overview(dm, q);
+	else {
+		qb_add(&b, "SELECT policy_domain AS domain, " STATS_COLS ","
+		    " count(DISTINCT CASE WHEN NOT " PASS_EXPR " THEN source_ip END) AS fail_sources,"
+		    " count(DISTINCT source_ip) AS sources FROM daily");
+		dash_daily_where(&b, q);
+		qb_add(&b, " GROUP BY policy_domain");
+		rows = dash_query_rows(db, &b, err);
 	}
+	if (rows == NULL)
+		return NULL;
+	/* Domains with reports but no messages in range are listed too (one
+	 * reports_domain_time seek per domain, in BINARY order). */
+	memset(&b, 0, sizeof(b));
+	if (q->domain) {
+		qb_add(&b, "SELECT DISTINCT policy_domain AS domain FROM reports WHERE policy_domain=");
+		qb_text(&b, q->domain);
+	} else
+		qb_add(&b, "WITH RECURSIVE d(v) AS (SELECT min(policy_domain) FROM reports"
+		    " UNION ALL SELECT (SELECT min(policy_domain) FROM reports WHERE policy_domain>d.v)"
+		    " FROM d WHERE d.v IS NOT NULL) SELECT v AS domain FROM d WHERE v IS NOT NULL");
 	if ((known = dash_query_rows(db, &b, err)) == NULL) {
 		json_decref(rows);
 		return NULL;
@@ -661,7 +851,8 @@ query_dash_overview(struct store *st, const struct query *q, int64_t now,
 		tp += dash_geti(d, "pass");
 		tf += dash_geti(d, "fail");
 		if ((pol = dash_policy_latest(db, name, q->until, err)) == NULL ||
-		    (spark = dash_spark(db, q, name, now, err)) == NULL) {
+		    (spark = dm ? dash_mem_spark(dm, q, name, now) :
+		    dash_spark(db, q, name, now, err)) == NULL) {
 			json_decref(pol);
 			json_decref(rows);
 			return NULL;
@@ -989,14 +1180,307 @@ dash_split_list(json_t *row, const char *from, const char *to)
 	json_object_set_new(row, "header_from_more", json_integer(more));
 }
 
+/* ---- sources from the copy -------------------------------------------------- */
+
+struct dash_macc {
+	int64_t m, p, spf, dk, quar, rej;
+	uint32_t reporters, nrows;
+};
+
+struct dash_msort {
+	const struct dashmem *dm;
+	const struct dash_macc *acc;
+	int key, desc;                  /* key: 0 messages 1 fail 2 pass_pct 3 ip 4 reporters */
+};
+
+/* An open-addressing set of 64-bit keys (never 0), grown by doubling. */
+struct dash_set {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int
+dash_set_add(struct dash_set *s, uint64_t k)
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 4096;
+		uint64_t *nv = calloc(nc, sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		for (size_t j = 0; j < s->cap; j++) {
+			if (s->v[j] == 0)
+				continue;
+			for (i = (size_t)((s->v[j] * 0x9e3779b97f4a7c15ULL) >> 20) & (nc - 1); nv[i];
+			    i = (i + 1) & (nc - 1))
+				;
+			nv[i] = s->v[j];
+		}
+		free(s->v);
+		s->v = nv;
+		s->cap = nc;
+	}
+	for (i = (size_t)((k * 0x9e3779b97f4a7c15ULL) >> 20) & (s->cap - 1); s->v[i];
+	    i = (i + 1) & (s->cap - 1))
+		if (s->v[i] == k)
+			return 0;
+	s->v[i] = k;
+	s->n++;
+	return 1;
+}
+
+static int
+dash_msort_cmp(const void *x, const void *y, void *arg)
+{
+	const struct dash_msort *o = arg;
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	const struct dash_macc *A = &o->acc[a], *B = &o->acc[b];
+	int c = 0;
+
+	switch (o->key) {
+	case 0:
+		c = A->m < B->m ? -1 : A->m > B->m;
+		break;
+	case 1:
+		c = A->m - A->p < B->m - B->p ? -1 : A->m - A->p > B->m - B->p;
+		break;
+	case 2:
+		/* CAST(pass AS REAL)/messages: NULL (0 messages) before any number */
+		if (A->m == 0 || B->m == 0)
+			c = (A->m != 0) - (B->m != 0);
+		else {
+			double da = (double)A->p / (double)A->m, db = (double)B->p / (double)B->m;
+
+			c = da < db ? -1 : da > db;
+		}
+		break;
+	case 3:
+		c = o->dm->ips.rank[a] < o->dm->ips.rank[b] ? -1 : o->dm->ips.rank[a] > o->dm->ips.rank[b];
+		break;
+	default:
+		c = A->reporters < B->reporters ? -1 : A->reporters > B->reporters;
+		break;
+	}
+	if (o->desc)
+		c = -c;
+	if (c == 0)
+		c = o->dm->ips.rank[a] < o->dm->ips.rank[b] ? -1 : o->dm->ips.rank[a] > o->dm->ips.rank[b];
+	return c;
+}
+
+/* ip_info columns of one page row, as the SQL's LEFT JOIN gives them */
+static int
+dash_mem_ipinfo(sqlite3 *db, sqlite3_stmt *st, json_t *row, const char *ip, size_t n,
+    struct query_dash_err *err)
+{
+	static const char *const names[] = {"hostname", "fcrdns", "country", "asn", "as_name",
+		"service"};
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, ip, (int)n, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dash_dberr(err, db, rc);
+		return -1;
+	}
+	for (int c = 0; c < 6; c++)
+		json_object_set_new(row, names[c], rc == SQLITE_ROW ? dash_col(st, c) : json_null());
+	return 0;
+}
+
+/*
+ * The rows of query_dash_sources (before dash_add_pcts and the samples) from
+ * the copy; *total as count(*) OVER () (0 when the page is empty).  Returns
+ * NULL with err set, or with err->status 0 when the query needs SQL (sort by
+ * host name: ip_info is not in the copy).
+ */
+static json_t *
+dash_mem_sources(sqlite3 *db, const struct dashmem *dm, const struct query *q, int only_failures,
+    json_int_t *total, struct query_dash_err *err)
+{
+	static const char *const keys[] = {"messages", "fail", "pass_pct", "ip", "reporters"};
+	struct dash_mf f;
+	const struct dashmem_domain *d0, *d1, *d;
+	struct dash_macc *acc = NULL;
+	struct dash_set pairs = {0}, hfs = {0};
+	struct dash_msort o = {dm, NULL, 0, q->desc};
+	uint32_t *cand = NULL, *page = NULL, ncand = 0, nip = dm->ips.n;
+	uint32_t *hfl = NULL, nhfl = 0, hcap = 0;
+	sqlite3_stmt *st = NULL;
+	json_t *rows = json_array();
+	size_t off = q->offset > 0 ? (size_t)q->offset : 0, lim = (size_t)dash_limit(q), end;
+
+	*total = 0;
+	if (q->sort != NULL) {
+		o.key = -1;
+		for (int k = 0; k < 5; k++)
+			if (strcmp(q->sort, keys[k]) == 0)
+				o.key = k;
+		if (o.key < 0) {               /* hostname */
+			json_decref(rows);
+			err->status = QUERY_DASH_OK;
+			return NULL;
+		}
+	}
+	dash_mf_init(&f, dm, q);
+	if (f.none || !dash_mf_domains(dm, q, &d0, &d1))
+		return rows;
+	acc = calloc((size_t)nip + 1, sizeof(*acc));
+	cand = malloc(((size_t)nip + 1) * sizeof(*cand));
+	page = calloc((size_t)nip + 1, sizeof(*page));
+	if (acc == NULL || cand == NULL || page == NULL)
+		goto oom;
+	/* pass 1: the numbers per source */
+	for (d = d0; d < d1; d++) {
+		uint32_t g0, g1;
+		uint64_t last = 0;
+
+		dashmem_range(dm, d, f.lo, f.hi, &g0, &g1);
+		for (uint32_t r = dm->gstart[g0]; r < dm->gstart[g1]; r++) {
+			struct dash_macc *a = &acc[dm->ip[r]];
+			uint8_t fl = dm->fl[r];
+			int64_t m = dm->msg[r];
+			uint64_t key;
+
+			if (!dash_mf_row(&f, dm, r))
+				continue;
+			a->nrows++;
+			a->m += m;
+			if (fl & DASHMEM_PASS)
+				a->p += m;
+			else if (fl & DASHMEM_QUAR)
+				a->quar += m;
+			else if (fl & DASHMEM_REJ)
+				a->rej += m;
+			if (fl & DASHMEM_SPF)
+				a->spf += m;
+			if (fl & DASHMEM_DKIM)
+				a->dk += m;
+			key = ((uint64_t)dm->ip[r] << 32 | dm->org[r]) + 1;
+			if (key != last) {
+				int added = dash_set_add(&pairs, key);
+
+				if (added < 0)
+					goto oom;
+				a->reporters += (uint32_t)added;
+				last = key;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < nip; i++)
+		if (acc[i].nrows > 0 && (!only_failures || acc[i].m - acc[i].p > 0))
+			cand[ncand++] = i;
+	o.acc = acc;
+	qsort_r(cand, ncand, sizeof(*cand), dash_msort_cmp, &o);
+	if (off >= ncand)
+		goto done;
+	*total = ncand;
+	end = off + lim < ncand ? off + lim : ncand;
+	for (size_t i = off; i < end; i++)
+		page[cand[i]] = (uint32_t)(i - off) + 1;
+	/* pass 2: the header_from values of the page's sources, first seen first */
+	for (d = d0; d < d1; d++) {
+		uint32_t g0, g1;
+
+		dashmem_range(dm, d, f.lo, f.hi, &g0, &g1);
+		for (uint32_t r = dm->gstart[g0]; r < dm->gstart[g1]; r++) {
+			uint32_t pi = page[dm->ip[r]];
+			int added;
+
+			if (pi == 0 || !dash_mf_row(&f, dm, r))
+				continue;
+			if ((added = dash_set_add(&hfs, ((uint64_t)(pi - 1) << 32 | dm->hf[r]) + 1)) < 0)
+				goto oom;
+			if (added) {
+				if (nhfl + 2 > hcap) {
+					uint32_t nc = hcap ? hcap * 2 : 1024, *nl = realloc(hfl, nc * sizeof(*nl));
+
+					if (nl == NULL)
+						goto oom;
+					hfl = nl;
+					hcap = nc;
+				}
+				hfl[nhfl++] = pi - 1;
+				hfl[nhfl++] = dm->hf[r];
+			}
+		}
+	}
+	if (sqlite3_prepare_v2(db, "SELECT ptr, fcrdns, country, asn, as_name, service"
+	    " FROM ip_info WHERE ip=?1", -1, &st, NULL) != SQLITE_OK) {
+		dash_dberr(err, db, sqlite3_errcode(db));
+		goto fail;
+	}
+	for (size_t i = off; i < end; i++) {
+		uint32_t ip = cand[i], pi = (uint32_t)(i - off);
+		const struct dash_macc *a = &acc[ip];
+		size_t n, hl = 0;
+		const char *ipp = dashmem_str(&dm->ips, ip, &n);
+		json_t *row = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "ip", dash_str(ipp, n), "messages", (json_int_t)a->m, "pass", (json_int_t)a->p,
+		    "fail", (json_int_t)(a->m - a->p), "spf_aligned", (json_int_t)a->spf,
+		    "dkim_aligned", (json_int_t)a->dk, "quarantined", (json_int_t)a->quar,
+		    "rejected", (json_int_t)a->rej, "reporters", (json_int_t)a->reporters);
+		char *cat;
+
+		json_array_append_new(rows, row);
+		if (dash_mem_ipinfo(db, st, row, ipp, n, err) != 0)
+			goto fail;
+		/* group_concat(DISTINCT header_from): joined with ',' */
+		for (uint32_t k = 0; k < nhfl; k += 2)
+			if (hfl[k] == pi) {
+				dashmem_str(&dm->hfs, hfl[k + 1], &n);
+				hl += n + 1;
+			}
+		if ((cat = malloc(hl + 1)) == NULL)
+			goto oom;
+		hl = 0;
+		for (uint32_t k = 0; k < nhfl; k += 2)
+			if (hfl[k] == pi) {
+				const char *h = dashmem_str(&dm->hfs, hfl[k + 1], &n);
+
+				if (hl > 0)
+					cat[hl++] = ',';
+				memcpy(cat + hl, h, n);
+				hl += n;
+			}
+		json_object_set_new(row, "_hf", dash_str(cat, hl));
+		free(cat);
+	}
+	goto done;
+oom:
+	dash_seterr(err, QUERY_DASH_FAIL, "out of memory");
+fail:
+	json_decref(rows);
+	rows = NULL;
+done:
+	sqlite3_finalize(st);
+	free(acc);
+	free(cand);
+	free(page);
+	free(pairs.v);
+	free(hfs.v);
+	free(hfl);
+	return rows;
+}
+
 json_t *
 query_dash_sources(struct store *st, const struct query *q, int only_failures,
     struct query_dash_err *err)
 {
+	return query_dash_sources_mem(st, NULL, q, only_failures, err);
+}
+
+json_t *
+query_dash_sources_mem(struct store *st, const struct dashmem *dm, const struct query *q,
+    int only_failures, struct query_dash_err *err)
+{
 	sqlite3 *db = dash_db(st, err);
 	struct qb b = {0};
 	const char *order;
-	json_t *rows, *r;
+	json_t *rows = NULL, *r;
 	json_int_t total = 0;
 	size_t i;
 
@@ -1006,6 +1490,18 @@ query_dash_sources(struct store *st, const struct query *q, int only_failures,
 		dash_seterr(err, QUERY_DASH_BAD, "sort must be one of ip messages fail pass_pct "
 		    "hostname reporters");
 		return NULL;
+	}
+	if (dm != NULL) {
+		struct query_dash_err merr = {0};
+
+		rows = dash_mem_sources(db, dm, q, only_failures, &total, &merr);
+		if (rows == NULL && merr.status != QUERY_DASH_OK) {
+			if (err != NULL)
+				*err = merr;
+			return NULL;
+		}
+		if (rows != NULL)
+			goto have_rows;
 	}
 	qb_add(&b, "SELECT s.*, i.ptr AS hostname, i.fcrdns, i.country, i.asn, i.as_name,"
 	    " i.service, count(*) OVER () AS _total FROM (SELECT source_ip AS ip, " STATS_COLS ","
@@ -1049,6 +1545,7 @@ query_dash_sources(struct store *st, const struct query *q, int only_failures,
 			return NULL;
 		}
 	}
+have_rows:
 	json_array_foreach(rows, i, r) {
 		dash_add_pcts(r);
 		dash_split_list(r, "_hf", "header_from");

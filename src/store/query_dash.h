@@ -59,6 +59,17 @@ json_t *query_dash_domain(struct store *st, const struct query *q, int64_t now,
  * hostname), paged; `only_failures` keeps IPs with DMARC-failing messages. */
 json_t *query_dash_sources(struct store *st, const struct query *q, int only_failures,
     struct query_dash_err *err);
+/*
+ * The same two queries answered from an in-memory copy of `daily`
+ * (store/dashmem.h) that matches the database (the caller checked its
+ * fingerprint); dm NULL = SQL.  The answers are identical to the SQL's,
+ * byte for byte once serialised; sources sorted by host name use SQL.
+ */
+struct dashmem;
+json_t *query_dash_overview_mem(struct store *st, const struct dashmem *dm,
+    const struct query *q, int64_t now, struct query_dash_err *err);
+json_t *query_dash_sources_mem(struct store *st, const struct dashmem *dm,
+    const struct query *q, int only_failures, struct query_dash_err *err);
 /* Records (with their reports) behind one source IP (q->source_ip). */
 json_t *query_dash_source_records(struct store *st, const struct query *q,
     struct query_dash_err *err);

@@ -688,7 +688,8 @@ api_handle(struct server *srv, struct MHD_Connection *c, const char *method,
 		return;
 	}
 	if (n == 2 && strcmp(seg[1], "health") == 0) {
-		api_json(out, 200, json_pack("{s:b, s:s}", "ok", 1, "version", DMARCSTAT_VERSION));
+		api_json(out, 200, json_pack("{s:b, s:s, s:o}", "ok", 1, "version", DMARCSTAT_VERSION,
+		    "dashmem", server_dashmem_status(srv)));
 		return;
 	}
 	if (api_senders_get(srv, c, seg, n, &q, out))
@@ -706,8 +707,12 @@ api_handle(struct server *srv, struct MHD_Connection *c, const char *method,
 	st = server_store_get(srv);
 	if (n == 2 && strcmp(seg[1], "meta") == 0)
 		v = query_dash_meta(st, now, &err);
-	else if (n == 2 && strcmp(seg[1], "overview") == 0)
-		v = query_dash_overview(st, &q, now, &err);
+	else if (n == 2 && strcmp(seg[1], "overview") == 0) {
+		struct dashmem *dm = server_dashmem_get(srv, st);
+
+		v = query_dash_overview_mem(st, dm, &q, now, &err);
+		server_dashmem_put(srv, dm);
+	}
 	else if (n == 3 && strcmp(seg[1], "domains") == 0) {
 		q.domain = seg[2];
 		v = query_dash_domain(st, &q, now, &err);
@@ -717,8 +722,12 @@ api_handle(struct server *srv, struct MHD_Connection *c, const char *method,
 		if (a.bad[0]) {
 			err.status = QUERY_DASH_BAD;
 			snprintf(err.msg, sizeof(err.msg), "%s", a.bad);
-		} else
-			v = query_dash_sources(st, &q, only, &err);
+		} else {
+			struct dashmem *dm = server_dashmem_get(srv, st);
+
+			v = query_dash_sources_mem(st, dm, &q, only, &err);
+			server_dashmem_put(srv, dm);
+		}
 	} else if (n == 4 && strcmp(seg[1], "sources") == 0 && strcmp(seg[3], "records") == 0) {
 		q.source_ip = seg[2];
 		v = query_dash_source_records(st, &q, &err);

@@ -66,6 +66,19 @@ int api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, in
 void api_action(struct server *srv, struct MHD_Connection *c, const char *method,
     const char *url, const char *body, size_t len, struct api_reply *out);
 
+/*
+ * The sender analysis of the periods the dashboard opens by default (30
+ * days ending today, in UTC and Asia/Tokyo) and of the periods users asked
+ * for recently is computed in a background thread, at start and whenever
+ * poked (the data changed), so a user opening the Senders view gets a
+ * cached answer.  NULL when the thread cannot start (requests then compute
+ * on demand, as before).
+ */
+struct senders_warm;
+struct senders_warm *api_senders_warm_new(struct server *srv);
+void api_senders_warm_poke(struct senders_warm *w);
+void api_senders_warm_free(struct senders_warm **w);
+
 /* The background enrichment worker (cli/cmd_serve.c) reports here what it
  * does, for GET /api/enrichment.  state: "off", "idle", "running",
  * "offline" (the resolver did not answer), "error". */

@@ -22,6 +22,17 @@
  * in-process generation (bumped by every rule change) and its age (5
  * minutes) say so.  Entries are shared read-only between threads; page
  * items are deep-copied before they are changed.
+ *
+ * Warming (api_senders_warm_*): a background thread keeps the groups and
+ * sources entries of the dashboard's default period (the 30 days ending
+ * today, for viewers in UTC and in Asia/Tokyo, the Japanese default) and
+ * of the periods users asked for in the last SENDERS_WARM_RECENT seconds
+ * fresh: at start, when the server pokes it (the keeper of the copy of
+ * `daily` saw the data change), and every SENDERS_WARM_EVERY ms for
+ * entries whose fingerprint moved (enrichment, rules) or that are within
+ * SENDERS_WARM_MARGIN seconds of their age limit.  So a user opening the
+ * Senders view normally gets a cached answer; the first request for any
+ * other period still classifies on demand.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,6 +56,11 @@
 #define SENDERS_PAGE_DEFAULT 50
 #define SENDERS_PAGE_MAX 1000
 #define SENDERS_STR_MAX 255
+#define SENDERS_WARM_RECENT 1800        /* seconds a period asked for stays warm */
+#define SENDERS_WARM_EVERY 10000        /* milliseconds between checks */
+#define SENDERS_WARM_MARGIN 60          /* seconds before the age limit: refresh */
+#define SENDERS_WARM_ASKED 2            /* user periods kept warm besides the defaults */
+#define SENDERS_DAY 86400
 
 static const char *const senders_classes[] = {
 	"legitimate", "misconfigured", "forwarded", "spoofing", "unknown",
@@ -154,7 +170,36 @@ senders_fp(struct store *st, char *out, size_t outlen, uint64_t *gen_out)
 
 /* ---- the cache ----------------------------------------------------------- */
 
+static void senders_asked(const struct query *q);
+
 typedef json_t *(*senders_make_fn)(struct store *st, const struct query *q, const char *arg);
+
+/* Puts v (a new reference is taken) under key with the fingerprint fp. */
+static void
+senders_store_fp(const char *key, json_t *v, const char *fp, uint64_t gen)
+{
+	int64_t now_s = senders_mono_ms() / 1000;
+	struct senders_entry *e, *victim = NULL;
+
+	pthread_mutex_lock(&senders_mu);
+	for (int i = 0; i < SENDERS_CACHE_N; i++) {
+		e = &senders_cache[i];
+		if (e->v != NULL && strcmp(e->key, key) == 0) {
+			victim = e;                 /* same key: replace */
+			break;
+		}
+		if (victim == NULL || (victim->v != NULL && (e->v == NULL || e->used < victim->used)))
+			victim = e;
+	}
+	json_decref(victim->v);
+	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	snprintf(victim->fp, sizeof(victim->fp), "%s", fp);
+	victim->gen = gen;
+	victim->made = now_s;
+	victim->used = ++senders_tick;
+	victim->v = json_incref(v);
+	pthread_mutex_unlock(&senders_mu);
+}
 
 /*
  * Returns a new reference to the cached value of `key`, computing it with
@@ -168,7 +213,7 @@ senders_cached(struct store *st, const char *key, senders_make_fn make,
 	char fp[200];
 	uint64_t gen;
 	int64_t now_s = senders_mono_ms() / 1000;
-	struct senders_entry *e, *victim = NULL;
+	struct senders_entry *e;
 	json_t *v;
 
 	*hit = 0;
@@ -190,24 +235,7 @@ senders_cached(struct store *st, const char *key, senders_make_fn make,
 	v = make(st, q, arg);
 	if (v == NULL)
 		return NULL;
-	pthread_mutex_lock(&senders_mu);
-	for (int i = 0; i < SENDERS_CACHE_N; i++) {
-		e = &senders_cache[i];
-		if (e->v != NULL && strcmp(e->key, key) == 0) {
-			victim = e;                 /* same key: replace */
-			break;
-		}
-		if (victim == NULL || (victim->v != NULL && (e->v == NULL || e->used < victim->used)))
-			victim = e;
-	}
-	json_decref(victim->v);
-	snprintf(victim->key, sizeof(victim->key), "%s", key);
-	snprintf(victim->fp, sizeof(victim->fp), "%s", fp);
-	victim->gen = gen;
-	victim->made = now_s;
-	victim->used = ++senders_tick;
-	victim->v = json_incref(v);
-	pthread_mutex_unlock(&senders_mu);
+	senders_store_fp(key, v, fp, gen);
 	return v;
 }
 
@@ -218,6 +246,27 @@ senders_key(char *out, size_t outlen, const char *kind, const struct query *q, c
 	snprintf(out, outlen, "%s\x1f%s\x1f%s\x1f%" PRId64 "\x1f%" PRId64 "\x1f%s", kind,
 	    q->domain ? q->domain : "", q->reporter ? q->reporter : "", q->since, q->until,
 	    extra ? extra : "");
+}
+
+/* Whether `key` has an entry that is fresh for `margin` more seconds. */
+static int
+senders_fresh(struct store *st, const char *key, int64_t margin)
+{
+	char fp[200];
+	uint64_t gen;
+	int64_t now_s = senders_mono_ms() / 1000;
+	int ok = 0;
+
+	senders_fp(st, fp, sizeof(fp), &gen);
+	pthread_mutex_lock(&senders_mu);
+	for (int i = 0; i < SENDERS_CACHE_N && !ok; i++) {
+		struct senders_entry *e = &senders_cache[i];
+
+		ok = e->v != NULL && strcmp(e->key, key) == 0 && e->gen == gen &&
+		    strcmp(e->fp, fp) == 0 && now_s - e->made < SENDERS_CACHE_TTL - margin;
+	}
+	pthread_mutex_unlock(&senders_mu);
+	return ok;
 }
 
 /* ---- makers --------------------------------------------------------------- */
@@ -755,6 +804,8 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 			api_json(out, 200, v);
 		return 1;
 	}
+	if (n == 2 || strcmp(seg[2], "sources") == 0 || strcmp(seg[2], "countries") == 0)
+		senders_asked(q);
 	if (n == 2) {
 		senders_key(key, sizeof(key), "G", q, NULL);
 		v = senders_cached(st, key, senders_make_groups, q, NULL, &hit);
@@ -778,6 +829,186 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 		api_json(out, 200, senders_countries(v, &p));
 	json_decref(v);
 	return 1;
+}
+
+/* ---- warming ------------------------------------------------------------------------ */
+
+struct senders_asked {
+	char domain[SENDERS_STR_MAX + 1], reporter[SENDERS_STR_MAX + 1];
+	int has_domain, has_reporter;
+	int64_t since, until;
+	int64_t at;                     /* monotonic seconds of the last ask */
+};
+
+static struct senders_asked senders_recent[SENDERS_WARM_ASKED];
+
+struct senders_warm {
+	struct server *srv;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, poke;
+};
+
+/* Remembers the period of a sender view request (the last few). */
+static void
+senders_asked(const struct query *q)
+{
+	struct senders_asked *slot = NULL;
+	int64_t now_s = senders_mono_ms() / 1000;
+
+	pthread_mutex_lock(&senders_mu);
+	for (int i = 0; i < SENDERS_WARM_ASKED; i++) {
+		struct senders_asked *a = &senders_recent[i];
+
+		if (a->at != 0 && a->since == q->since && a->until == q->until &&
+		    a->has_domain == (q->domain != NULL) && a->has_reporter == (q->reporter != NULL) &&
+		    (!q->domain || strcmp(a->domain, q->domain) == 0) &&
+		    (!q->reporter || strcmp(a->reporter, q->reporter) == 0)) {
+			slot = a;
+			break;
+		}
+		if (slot == NULL || a->at < slot->at)
+			slot = a;
+	}
+	slot->has_domain = q->domain != NULL;
+	slot->has_reporter = q->reporter != NULL;
+	snprintf(slot->domain, sizeof(slot->domain), "%s", q->domain ? q->domain : "");
+	snprintf(slot->reporter, sizeof(slot->reporter), "%s", q->reporter ? q->reporter : "");
+	slot->since = q->since;
+	slot->until = q->until;
+	slot->at = now_s;
+	pthread_mutex_unlock(&senders_mu);
+}
+
+/* Computes the groups and sources entries of q unless they are fresh. */
+static void
+senders_warm_one(struct server *srv, const struct query *q)
+{
+	static const struct {
+		const char *kind;
+		senders_make_fn make;
+	} kinds[] = {{"G", senders_make_groups}, {"S", senders_make_sources}};
+	struct store *st = server_store_get(srv);
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char key[1100], fp[200];
+		uint64_t gen;
+		json_t *v;
+
+		senders_key(key, sizeof(key), kinds[i].kind, q, NULL);
+		if (senders_fresh(st, key, SENDERS_WARM_MARGIN))
+			continue;
+		/* the fingerprint before the work: a change meanwhile is not masked */
+		senders_fp(st, fp, sizeof(fp), &gen);
+		if ((v = kinds[i].make(st, q, NULL)) != NULL)
+			senders_store_fp(key, v, fp, gen);
+		json_decref(v);
+	}
+	server_store_put(srv, st);
+}
+
+/* The default period (30 days ending today) for a zone at a fixed offset. */
+static void
+senders_default_period(int64_t now, int64_t offset, struct query *q)
+{
+	int64_t local = now + offset, mid = local - ((local % SENDERS_DAY) + SENDERS_DAY) %
+	    SENDERS_DAY - offset;
+
+	memset(q, 0, sizeof(*q));
+	q->until = mid + SENDERS_DAY;
+	q->since = q->until - 30 * SENDERS_DAY;
+}
+
+static void *
+senders_warm_main(void *arg)
+{
+	struct senders_warm *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		static const int64_t zones[] = {0, 9 * 3600};   /* UTC, Asia/Tokyo */
+		struct senders_asked asked[SENDERS_WARM_ASKED];
+		int64_t now_s = senders_mono_ms() / 1000;
+		struct timespec ts;
+		struct query q;
+
+		w->poke = 0;
+		pthread_mutex_unlock(&w->mu);
+		for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+			senders_default_period(server_now(w->srv), zones[z], &q);
+			senders_warm_one(w->srv, &q);
+		}
+		pthread_mutex_lock(&senders_mu);
+		memcpy(asked, senders_recent, sizeof(asked));
+		pthread_mutex_unlock(&senders_mu);
+		for (int i = 0; i < SENDERS_WARM_ASKED; i++) {
+			if (asked[i].at == 0 || now_s - asked[i].at > SENDERS_WARM_RECENT)
+				continue;
+			memset(&q, 0, sizeof(q));
+			q.domain = asked[i].has_domain ? asked[i].domain : NULL;
+			q.reporter = asked[i].has_reporter ? asked[i].reporter : NULL;
+			q.since = asked[i].since;
+			q.until = asked[i].until;
+			senders_warm_one(w->srv, &q);
+		}
+		pthread_mutex_lock(&w->mu);
+		if (w->stop || w->poke)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += SENDERS_WARM_EVERY / 1000;
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct senders_warm *
+api_senders_warm_new(struct server *srv)
+{
+	struct senders_warm *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->srv = srv;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->th, NULL, senders_warm_main, w) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void
+api_senders_warm_poke(struct senders_warm *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->poke = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
+api_senders_warm_free(struct senders_warm **wp)
+{
+	struct senders_warm *w = wp ? *wp : NULL;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+	*wp = NULL;
 }
 
 /* ---- POST /api/rules, DELETE /api/rules/ID ------------------------------------------ */

@@ -54,6 +54,7 @@
 
 #include "analyze/analyze.h"
 #include "ingest/daemon.h"
+#include "store/dashmem.h"
 #include "store/query_dash.h"
 #include "web/api.h"
 #include "web/assets.h"
@@ -84,6 +85,8 @@ struct server {
 	struct intake *intake;      /* NULL without a configuration */
 	pthread_mutex_t cfg_mu;
 	json_t *intake_cfg;         /* server_intake_config()'s snapshot */
+	struct dashmem_keeper *dashk; /* in-memory copy of daily; NULL = SQL only */
+	struct senders_warm *warm;  /* api_senders.c's background cache filler */
 };
 
 struct server_req {
@@ -696,6 +699,35 @@ server_writer_put(struct server *srv)
 	pthread_mutex_unlock(&srv->writer_mu);
 }
 
+/* ---- the in-memory copy of daily ------------------------------------------- */
+
+/* keeper thread, after each build: the data changed, so refill the caches */
+static void
+server_dash_built(void *arg)
+{
+	struct server *srv = arg;
+
+	api_senders_warm_poke(srv->warm);
+}
+
+struct dashmem *
+server_dashmem_get(struct server *srv, struct store *st)
+{
+	return dashmem_keeper_get(srv->dashk, store_sqlite_handle(st));
+}
+
+void
+server_dashmem_put(struct server *srv, struct dashmem *dm)
+{
+	dashmem_keeper_put(srv->dashk, dm);
+}
+
+json_t *
+server_dashmem_status(struct server *srv)
+{
+	return dashmem_keeper_status(srv->dashk);
+}
+
 int64_t
 server_now(const struct server *srv)
 {
@@ -961,6 +993,10 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 		srv->pool[srv->npool++] = st;
 		srv->idle[srv->nidle++] = st;
 	}
+	/* The dashboard's copy of daily and the sender-analysis cache are
+	 * filled in the background from now on; requests use SQL until then. */
+	srv->warm = api_senders_warm_new(srv);
+	srv->dashk = dashmem_keeper_new(srv->o.db_path, 0, server_dash_built, srv);
 	if (srv->o.cfg != NULL) {
 		struct intake_store_ops ops = { server_intake_get, server_intake_put, srv };
 
@@ -1049,6 +1085,8 @@ server_free(struct server **srvp)
 		return;
 	if (srv->d)
 		MHD_stop_daemon(srv->d);
+	dashmem_keeper_free(&srv->dashk);
+	api_senders_warm_free(&srv->warm);
 	for (size_t i = 0; i < srv->npool; i++)
 		store_close(&srv->pool[i]);
 	free(srv->pool);

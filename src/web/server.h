@@ -62,6 +62,13 @@ void server_store_put(struct server *srv, struct store *st);
 /* The writing connection, exclusive until released; NULL with a reason. */
 struct store *server_writer_get(struct server *srv, char *err, size_t errlen);
 void server_writer_put(struct server *srv);
+/* For api.c: the in-memory copy of `daily` (store/dashmem.h) when it matches
+ * what `st` sees now, else NULL (then SQL); give it back with _put.  Status
+ * for /api/health. */
+struct dashmem;
+struct dashmem *server_dashmem_get(struct server *srv, struct store *st);
+void server_dashmem_put(struct server *srv, struct dashmem *dm);
+struct json_t *server_dashmem_status(struct server *srv);
 int64_t server_now(const struct server *srv);
 size_t server_upload_max(const struct server *srv);
 /*
