@@ -1197,7 +1197,11 @@ struct dash_msort {
 struct dash_set {
 	uint64_t *v;
 	size_t n, cap;
+	int bits;                       /* cap = 1 << bits */
 };
+
+/* slot of k: the high bits of a Fibonacci product (they depend on every bit of k) */
+#define DASH_SET_SLOT(k, bits) ((size_t)(((k) * 0x9e3779b97f4a7c15ULL) >> (64 - (bits))))
 
 static int
 dash_set_add(struct dash_set *s, uint64_t k)
@@ -1205,7 +1209,8 @@ dash_set_add(struct dash_set *s, uint64_t k)
 	size_t i;
 
 	if ((s->n + 1) * 2 > s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 4096;
+		int nb = s->cap ? s->bits + 1 : 12;
+		size_t nc = (size_t)1 << nb;
 		uint64_t *nv = calloc(nc, sizeof(*nv));
 
 		if (nv == NULL)
@@ -1213,17 +1218,16 @@ dash_set_add(struct dash_set *s, uint64_t k)
 		for (size_t j = 0; j < s->cap; j++) {
 			if (s->v[j] == 0)
 				continue;
-			for (i = (size_t)((s->v[j] * 0x9e3779b97f4a7c15ULL) >> 20) & (nc - 1); nv[i];
-			    i = (i + 1) & (nc - 1))
+			for (i = DASH_SET_SLOT(s->v[j], nb); nv[i]; i = (i + 1) & (nc - 1))
 				;
 			nv[i] = s->v[j];
 		}
 		free(s->v);
 		s->v = nv;
 		s->cap = nc;
+		s->bits = nb;
 	}
-	for (i = (size_t)((k * 0x9e3779b97f4a7c15ULL) >> 20) & (s->cap - 1); s->v[i];
-	    i = (i + 1) & (s->cap - 1))
+	for (i = DASH_SET_SLOT(k, s->bits); s->v[i]; i = (i + 1) & (s->cap - 1))
 		if (s->v[i] == k)
 			return 0;
 	s->v[i] = k;
@@ -1309,6 +1313,7 @@ dash_mem_sources(sqlite3 *db, const struct dashmem *dm, const struct query *q, i
 	struct dash_msort o = {dm, NULL, 0, q->desc};
 	uint32_t *cand = NULL, *page = NULL, ncand = 0, nip = dm->ips.n;
 	uint32_t *hfl = NULL, nhfl = 0, hcap = 0;
+	uint64_t *orgbits = NULL;
 	sqlite3_stmt *st = NULL;
 	json_t *rows = json_array();
 	size_t off = q->offset > 0 ? (size_t)q->offset : 0, lim = (size_t)dash_limit(q), end;
@@ -1329,6 +1334,9 @@ dash_mem_sources(sqlite3 *db, const struct dashmem *dm, const struct query *q, i
 	if (f.none || !dash_mf_domains(dm, q, &d0, &d1))
 		return rows;
 	acc = calloc((size_t)nip + 1, sizeof(*acc));
+	/* distinct reporters per source: a bit mask when there are few reporters */
+	if (dm->orgs.n <= 64 && (orgbits = calloc((size_t)nip + 1, sizeof(*orgbits))) == NULL)
+		goto oom;
 	cand = malloc(((size_t)nip + 1) * sizeof(*cand));
 	page = calloc((size_t)nip + 1, sizeof(*page));
 	if (acc == NULL || cand == NULL || page == NULL)
@@ -1359,6 +1367,15 @@ dash_mem_sources(sqlite3 *db, const struct dashmem *dm, const struct query *q, i
 				a->spf += m;
 			if (fl & DASHMEM_DKIM)
 				a->dk += m;
+			if (orgbits != NULL) {
+				uint64_t bit = (uint64_t)1 << dm->org[r];
+
+				if (!(orgbits[dm->ip[r]] & bit)) {
+					orgbits[dm->ip[r]] |= bit;
+					a->reporters++;
+				}
+				continue;
+			}
 			key = ((uint64_t)dm->ip[r] << 32 | dm->org[r]) + 1;
 			if (key != last) {
 				int added = dash_set_add(&pairs, key);
@@ -1458,6 +1475,7 @@ fail:
 done:
 	sqlite3_finalize(st);
 	free(acc);
+	free(orgbits);
 	free(cand);
 	free(page);
 	free(pairs.v);

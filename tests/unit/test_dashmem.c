@@ -330,6 +330,15 @@ test_fingerprint(void **state)
 	dm = build(f->st);
 	compare_fixture(f, dm, 1);
 	dashmem_free(&dm);
+	/* more than 64 reporters: distinct reporters per source by hash set */
+	fx_exec(f, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 80)"
+	    " INSERT INTO daily SELECT 1767225600 + (i % 30) * 86400, 'example.com', 'example.com',"
+	    " CASE WHEN i % 3 = 0 THEN '10.0.0.1' ELSE '192.0.2.10' END, 'org' || i, 'none',"
+	    " CASE WHEN i % 2 = 0 THEN 'pass' ELSE 'fail' END, 'fail', i FROM n");
+	dm = build(f->st);
+	assert_true(dm->orgs.n > 64);
+	compare_fixture(f, dm, 1);
+	dashmem_free(&dm);
 }
 
 /* values the copy cannot hold exactly: no copy */
