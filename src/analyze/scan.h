@@ -27,6 +27,7 @@ struct scan_source {
 	int64_t resolved_at;
 	void *user;              /* for the scan's consumer (its aggregate) */
 	char *domain;
+	const char *domain_key;  /* the scan's interned domain (compared by pointer) */
 	struct scan_source *next;/* same IP, other policy domain */
 };
 
