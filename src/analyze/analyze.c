@@ -15,6 +15,7 @@
 #include "analyze/groups.h"
 #include "analyze/sources.h"
 #include "analyze/userrules.h"
+#include "lib/xalloc.h"
 
 static _Thread_local char analyze_err[512];
 
@@ -160,6 +161,63 @@ json_t *
 analyze_sources_json(struct store *st, const struct query *q)
 {
 	return analyze_sources_filter_json(st, q, NULL);
+}
+
+struct analyze_sources {
+	struct sources_set *set;
+};
+
+struct analyze_sources *
+analyze_sources_collect(struct store *st, const struct query *q)
+{
+	sqlite3 *db = analyze_db(st);
+	struct analyze_sources *s;
+	struct scan_filter f;
+	char err[256];
+
+	if (db == NULL)
+		return NULL;
+	analyze_filter(q, &f);
+	s = xcalloc(1, sizeof(*s));
+	if ((s->set = sources_collect(db, &f, err, sizeof(err))) == NULL) {
+		analyze_seterr("%s", err);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+json_t *
+analyze_sources_summary_json(const struct analyze_sources *s)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < s->set->n; i++)
+		json_array_append_new(arr, sources_agg_summary_json(s->set->v[i]));
+	return json_pack("{s:o, s:I, s:s}", "sources", arr, "total", (json_int_t)s->set->n,
+	    "catalog_version", catalog_version(catalog_default()));
+}
+
+json_t *
+analyze_sources_item_json(const struct analyze_sources *s, size_t i)
+{
+	return i < s->set->n ? sources_agg_json(s->set->v[i]) : NULL;
+}
+
+json_t *
+analyze_sources_groups_json(const struct analyze_sources *s, size_t limit)
+{
+	return groups_json(s->set, limit > 0 ? limit : 200);
+}
+
+void
+analyze_sources_free(struct analyze_sources **sp)
+{
+	if (sp == NULL || *sp == NULL)
+		return;
+	sources_set_free(&(*sp)->set);
+	free(*sp);
+	*sp = NULL;
 }
 
 json_t *

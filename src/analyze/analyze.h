@@ -56,6 +56,23 @@ json_t *analyze_sources_json(struct store *st, const struct query *q);
 json_t *analyze_sources_filter_json(struct store *st, const struct query *q, const char *cls);
 
 /*
+ * The same sources kept in memory for a cache (the web API pages, sorts and
+ * filters them many times): analyze_sources_collect scans once (filters as
+ * above, no sort, no paging: most messages first); _summary_json gives
+ * {"sources": [the members lists filter and sort by, in that order],
+ * "total", "catalog_version"} and _item_json the full object of source i
+ * of that order (what analyze_sources_json returns for it).  Rendering
+ * every source's reasons in both languages took about as long as the scan.
+ */
+struct analyze_sources;
+struct analyze_sources *analyze_sources_collect(struct store *st, const struct query *q);
+json_t *analyze_sources_summary_json(const struct analyze_sources *s);
+json_t *analyze_sources_item_json(const struct analyze_sources *s, size_t i);
+/* analyze_senders_json's answer for the same filter, from the same scan. */
+json_t *analyze_sources_groups_json(const struct analyze_sources *s, size_t limit);
+void analyze_sources_free(struct analyze_sources **s);
+
+/*
  * Sender groups: {"groups":[{group, name, kind (own|service|domain|asn|
  * none), service_type, sources, messages, dmarc_pass, pass_rate,
  * classes:{...}, countries:[...], top_sources:[ip...]}], "totals":{...}}.

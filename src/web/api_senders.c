@@ -69,7 +69,16 @@ static const char *const senders_classes[] = {
 /* Sort rank of a class: the ones needing attention first. */
 static const int senders_class_rank[SENDERS_NCLASS] = { 4, 0, 3, 1, 2 };
 
+/* What a sources entry keeps besides its summaries: the analysed sources, to
+ * render the full JSON of a page's rows (reference counted: an entry and
+ * the requests that read it share it). */
+struct senders_aux {
+	int refs;
+	struct analyze_sources *s;
+};
+
 struct senders_entry {
+	struct senders_aux *aux;        /* sources entries; else NULL */
 	char key[1100];
 	char fp[200];
 	uint64_t gen;
@@ -172,11 +181,33 @@ senders_fp(struct store *st, char *out, size_t outlen, uint64_t *gen_out)
 
 static void senders_asked(const struct query *q);
 
-typedef json_t *(*senders_make_fn)(struct store *st, const struct query *q, const char *arg);
+typedef json_t *(*senders_make_fn)(struct store *st, const struct query *q, const char *arg,
+    struct senders_aux **aux);
+
+static struct senders_aux *
+senders_aux_ref(struct senders_aux *a)
+{
+	if (a != NULL)
+		__atomic_add_fetch(&a->refs, 1, __ATOMIC_SEQ_CST);
+	return a;
+}
+
+static void
+senders_aux_unref(struct senders_aux **ap)
+{
+	struct senders_aux *a = *ap;
+
+	*ap = NULL;
+	if (a != NULL && __atomic_sub_fetch(&a->refs, 1, __ATOMIC_SEQ_CST) == 0) {
+		analyze_sources_free(&a->s);
+		free(a);
+	}
+}
 
 /* Puts v (a new reference is taken) under key with the fingerprint fp. */
 static void
-senders_store_fp(const char *key, json_t *v, const char *fp, uint64_t gen)
+senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char *fp,
+    uint64_t gen)
 {
 	int64_t now_s = senders_mono_ms() / 1000;
 	struct senders_entry *e, *victim = NULL;
@@ -192,6 +223,8 @@ senders_store_fp(const char *key, json_t *v, const char *fp, uint64_t gen)
 			victim = e;
 	}
 	json_decref(victim->v);
+	senders_aux_unref(&victim->aux);
+	victim->aux = senders_aux_ref(aux);
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
 	snprintf(victim->fp, sizeof(victim->fp), "%s", fp);
 	victim->gen = gen;
@@ -208,8 +241,10 @@ senders_store_fp(const char *key, json_t *v, const char *fp, uint64_t gen)
  */
 static json_t *
 senders_cached(struct store *st, const char *key, senders_make_fn make,
-    const struct query *q, const char *arg, int *hit)
+    const struct query *q, const char *arg, int *hit, struct senders_aux **aux_out)
 {
+	struct senders_aux *aux = NULL;
+
 	char fp[200];
 	uint64_t gen;
 	int64_t now_s = senders_mono_ms() / 1000;
@@ -225,6 +260,8 @@ senders_cached(struct store *st, const char *key, senders_make_fn make,
 		    strcmp(e->fp, fp) == 0 && now_s - e->made < SENDERS_CACHE_TTL) {
 			e->used = ++senders_tick;
 			v = json_incref(e->v);
+			if (aux_out != NULL)
+				*aux_out = senders_aux_ref(e->aux);
 			pthread_mutex_unlock(&senders_mu);
 			*hit = 1;
 			return v;
@@ -232,10 +269,40 @@ senders_cached(struct store *st, const char *key, senders_make_fn make,
 	}
 	pthread_mutex_unlock(&senders_mu);
 
-	v = make(st, q, arg);
+	v = make(st, q, arg, &aux);
 	if (v == NULL)
 		return NULL;
-	senders_store_fp(key, v, fp, gen);
+	senders_store_fp(key, v, aux, fp, gen);
+	if (aux_out != NULL)
+		*aux_out = aux;
+	else
+		senders_aux_unref(&aux);
+	return v;
+}
+
+/* A new reference to the fresh entry of key (and its aux), or NULL. */
+static json_t *
+senders_lookup(struct store *st, const char *key, struct senders_aux **aux_out)
+{
+	char fp[200];
+	uint64_t gen;
+	int64_t now_s = senders_mono_ms() / 1000;
+	json_t *v = NULL;
+
+	senders_fp(st, fp, sizeof(fp), &gen);
+	pthread_mutex_lock(&senders_mu);
+	for (int i = 0; i < SENDERS_CACHE_N && v == NULL; i++) {
+		struct senders_entry *e = &senders_cache[i];
+
+		if (e->v != NULL && strcmp(e->key, key) == 0 && e->gen == gen &&
+		    strcmp(e->fp, fp) == 0 && now_s - e->made < SENDERS_CACHE_TTL) {
+			e->used = ++senders_tick;
+			v = json_incref(e->v);
+			if (aux_out != NULL)
+				*aux_out = senders_aux_ref(e->aux);
+		}
+	}
+	pthread_mutex_unlock(&senders_mu);
 	return v;
 }
 
@@ -270,18 +337,6 @@ senders_fresh(struct store *st, const char *key, int64_t margin)
 }
 
 /* ---- makers --------------------------------------------------------------- */
-
-static json_t *
-senders_make_sources(struct store *st, const struct query *q, const char *arg)
-{
-	struct query all = *q;
-
-	all.limit = 1 << 30;
-	all.offset = 0;
-	all.sort = NULL;
-	all.source_ip = NULL;
-	return analyze_sources_filter_json(st, &all, NULL);
-}
 
 static int
 senders_int(json_t *o, const char *k)
@@ -328,17 +383,13 @@ senders_section(json_t *g)
 	return "others";
 }
 
+/* Adds each group's dashboard section and the counts per section. */
 static json_t *
-senders_make_groups(struct store *st, const struct query *q, const char *arg)
+senders_sections(json_t *v)
 {
-	struct query all = *q;
-	json_t *v, *groups, *g, *counts;
+	json_t *groups, *g, *counts;
 	size_t i;
 
-	all.limit = 100000;
-	all.offset = 0;
-	all.source_ip = NULL;
-	v = analyze_senders_json(st, &all);
 	if (v == NULL)
 		return NULL;
 	groups = json_object_get(v, "groups");
@@ -354,14 +405,115 @@ senders_make_groups(struct store *st, const struct query *q, const char *arg)
 	return v;
 }
 
-static json_t *
-senders_make_readiness(struct store *st, const struct query *q, const char *arg)
+/*
+ * Both entries of a period from one scan: the groups ("G", with sections)
+ * and the sources ("S": summaries for the lists, the analysed sources in
+ * *aux for the full JSON of a page's rows).  0, or -1 (analyze_errmsg()).
+ */
+static int
+senders_make_pair(struct store *st, const struct query *q, json_t **g, json_t **src,
+    struct senders_aux **aux)
 {
+	struct query all = *q;
+	struct senders_aux *a;
+
+	*g = *src = NULL;
+	*aux = NULL;
+	all.limit = 1 << 30;
+	all.offset = 0;
+	all.sort = NULL;
+	all.source_ip = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -1;
+	if ((a->s = analyze_sources_collect(st, &all)) == NULL) {
+		free(a);
+		return -1;
+	}
+	a->refs = 1;
+	*src = analyze_sources_summary_json(a->s);
+	*g = senders_sections(analyze_sources_groups_json(a->s, 100000));
+	*aux = a;
+	if (*src == NULL || *g == NULL) {
+		json_decref(*src);
+		json_decref(*g);
+		senders_aux_unref(aux);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The groups (kind 'G') or sources ('S') entry of q's period, computed with
+ * its twin when missing.  One computation at a time (senders_pair_mu): a
+ * request that waited finds the entry the other one made, so the Senders
+ * view's two parallel requests scan once.  *aux gets the sources' analysis
+ * for 'S' (caller unrefs).  force: recompute even when fresh for less than
+ * `margin` more seconds (the warmer).
+ */
+static pthread_mutex_t senders_pair_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static json_t *
+senders_pair_get(struct store *st, const struct query *q, char kind, struct senders_aux **aux,
+    int *hit, int64_t margin)
+{
+	char kg[1100], ks[1100], fp[200];
+	const char *want = kind == 'G' ? kg : ks;
+	uint64_t gen;
+	json_t *g = NULL, *src = NULL, *v;
+	struct senders_aux *a = NULL;
+
+	senders_key(kg, sizeof(kg), "G", q, NULL);
+	senders_key(ks, sizeof(ks), "S", q, NULL);
+	if (margin == 0 && (v = senders_lookup(st, want, aux)) != NULL) {
+		*hit = 1;
+		return v;
+	}
+	pthread_mutex_lock(&senders_pair_mu);
+	if (margin == 0 && (v = senders_lookup(st, want, aux)) != NULL) {
+		pthread_mutex_unlock(&senders_pair_mu);
+		*hit = 1;
+		return v;
+	}
+	if (margin > 0 && senders_fresh(st, kg, margin) && senders_fresh(st, ks, margin)) {
+		pthread_mutex_unlock(&senders_pair_mu);
+		return NULL;
+	}
+	*hit = 0;
+	/* the fingerprint before the work: a change meanwhile is not masked */
+	senders_fp(st, fp, sizeof(fp), &gen);
+	if (senders_make_pair(st, q, &g, &src, &a) != 0) {
+		pthread_mutex_unlock(&senders_pair_mu);
+		return NULL;
+	}
+	senders_store_fp(kg, g, NULL, fp, gen);
+	senders_store_fp(ks, src, a, fp, gen);
+	pthread_mutex_unlock(&senders_pair_mu);
+	if (kind == 'G') {
+		json_decref(src);
+		senders_aux_unref(&a);
+		v = g;
+	} else {
+		json_decref(g);
+		v = src;
+		if (aux != NULL)
+			*aux = a;
+		else
+			senders_aux_unref(&a);
+	}
+	return v;
+}
+
+static json_t *
+senders_make_readiness(struct store *st, const struct query *q, const char *arg,
+    struct senders_aux **aux)
+{
+	(void)aux;
 	return analyze_readiness_json(st, arg, q->since, q->until);
 }
 
 static json_t *
-senders_make_enrichment(struct store *st, const struct query *q, const char *arg)
+senders_make_enrichment(struct store *st, const struct query *q, const char *arg,
+    struct senders_aux **aux)
 {
 	static const char sql[] =
 	    "SELECT count(*),"
@@ -481,6 +633,7 @@ senders_params_read(struct MHD_Connection *c, const struct query *q, struct send
 
 struct senders_row {
 	json_t *v;
+	size_t idx;             /* position in the entry's sources */
 	const char *s;          /* string sort key */
 	double d;               /* numeric sort key */
 };
@@ -566,7 +719,7 @@ senders_keep(json_t *v, const struct senders_params *p)
 }
 
 static json_t *
-senders_sources_page(json_t *all, const struct senders_params *p)
+senders_sources_page(json_t *all, const struct senders_aux *aux, const struct senders_params *p)
 {
 	json_t *src = json_object_get(all, "sources"), *v, *page, *counts, *msgs;
 	struct senders_row *rows;
@@ -590,6 +743,7 @@ senders_sources_page(json_t *all, const struct senders_params *p)
 		if (want >= 0 && ci != want)
 			continue;
 		rows[n].v = v;
+		rows[n].idx = i;
 		senders_row_key(&rows[n], p->sort);
 		n++;
 	}
@@ -597,8 +751,11 @@ senders_sources_page(json_t *all, const struct senders_params *p)
 	page = json_array();
 	total = n;
 	for (i = (size_t)p->offset; i < n && i < (size_t)p->offset + (size_t)p->limit; i++) {
-		json_t *o = json_deep_copy(rows[i].v);
+		json_t *o = aux ? analyze_sources_item_json(aux->s, rows[i].idx) :
+		    json_deep_copy(rows[i].v);
 
+		if (o == NULL)
+			continue;
 		json_object_set_new(o, "fail", json_integer(senders_i64(o, "messages") -
 		    senders_i64(o, "dmarc_pass")));
 		json_array_append_new(page, o);
@@ -743,6 +900,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
     const struct query *q, struct api_reply *out)
 {
 	struct senders_params p;
+	struct senders_aux *aux = NULL;
 	struct store *st;
 	char key[1100];
 	int hit = 0;
@@ -780,7 +938,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 	}
 	if (strcmp(seg[1], "enrichment") == 0) {
 		senders_key(key, sizeof(key), "E", &(struct query){0}, NULL);
-		v = senders_cached(st, key, senders_make_enrichment, q, NULL, &hit);
+		v = senders_cached(st, key, senders_make_enrichment, q, NULL, &hit, NULL);
 		server_store_put(srv, st);
 		if (v == NULL)
 			api_error(out, 500, "internal", "cannot count the enriched sources");
@@ -796,7 +954,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 			return 1;
 		}
 		senders_key(key, sizeof(key), "R", q, seg[2]);
-		v = senders_cached(st, key, senders_make_readiness, q, seg[2], &hit);
+		v = senders_cached(st, key, senders_make_readiness, q, seg[2], &hit, NULL);
 		server_store_put(srv, st);
 		if (v == NULL)
 			senders_fail(out);
@@ -808,7 +966,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 		senders_asked(q);
 	if (n == 2) {
 		senders_key(key, sizeof(key), "G", q, NULL);
-		v = senders_cached(st, key, senders_make_groups, q, NULL, &hit);
+		v = senders_pair_get(st, q, 'G', NULL, &hit, 0);
 		server_store_put(srv, st);
 		if (v == NULL)
 			senders_fail(out);
@@ -817,17 +975,18 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 		return 1;
 	}
 	senders_key(key, sizeof(key), "S", q, NULL);
-	v = senders_cached(st, key, senders_make_sources, q, NULL, &hit);
+	v = senders_pair_get(st, q, 'S', &aux, &hit, 0);
 	server_store_put(srv, st);
 	if (v == NULL) {
 		senders_fail(out);
 		return 1;
 	}
 	if (strcmp(seg[2], "sources") == 0)
-		api_json(out, 200, senders_sources_page(v, &p));
+		api_json(out, 200, senders_sources_page(v, aux, &p));
 	else
 		api_json(out, 200, senders_countries(v, &p));
 	json_decref(v);
+	senders_aux_unref(&aux);
 	return 1;
 }
 
@@ -881,30 +1040,15 @@ senders_asked(const struct query *q)
 	pthread_mutex_unlock(&senders_mu);
 }
 
-/* Computes the groups and sources entries of q unless they are fresh. */
+/* Computes the groups and sources entries of q unless they are fresh for
+ * SENDERS_WARM_MARGIN more seconds. */
 static void
 senders_warm_one(struct server *srv, const struct query *q)
 {
-	static const struct {
-		const char *kind;
-		senders_make_fn make;
-	} kinds[] = {{"G", senders_make_groups}, {"S", senders_make_sources}};
 	struct store *st = server_store_get(srv);
+	int hit;
 
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		char key[1100], fp[200];
-		uint64_t gen;
-		json_t *v;
-
-		senders_key(key, sizeof(key), kinds[i].kind, q, NULL);
-		if (senders_fresh(st, key, SENDERS_WARM_MARGIN))
-			continue;
-		/* the fingerprint before the work: a change meanwhile is not masked */
-		senders_fp(st, fp, sizeof(fp), &gen);
-		if ((v = kinds[i].make(st, q, NULL)) != NULL)
-			senders_store_fp(key, v, fp, gen);
-		json_decref(v);
-	}
+	json_decref(senders_pair_get(st, q, 'G', NULL, &hit, SENDERS_WARM_MARGIN));
 	server_store_put(srv, st);
 }
 
