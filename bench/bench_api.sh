@@ -26,7 +26,9 @@
 #    and is cached per period (src/web/api_senders.c), so the first
 #    ("cold") request of a period nobody asked for is timed on its own,
 #    then the cached ones as above; and the default period (30 days ending
-#    today, Asia/Tokyo), which the server warms in the background.
+#    today, Asia/Tokyo), which the server warms in the background.  One
+#    scan fills the groups and the sources entries of a period, so the
+#    sources list is timed cold on a period of its own.
 # Bounded: loopback only, a fixed number of requests, one client.
 # Environment from bench/run.sh: DMARCGEN DMARCSTAT BENCH_OUT BENCH_SEED BENCH_END.
 set -uo pipefail
@@ -106,9 +108,10 @@ ms_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a)
 # --- 2a. right after start: SQL answers while the copy is built ---------------
 one() { curl -s -o /dev/null -w '%{http_code} %{time_total}' "$1" | awk '{ printf "%s %.1f", $1, $2 * 1000 }'; }
 first() {	# label path: one request right after start, < 1 s
-	local r
+	local r st
+	st=$(curl -s "$B/health" | sed -n 's/.*"dashmem":{"state":"\([a-z]*\)".*/\1/p')
 	r=$(one "$B/$2")
-	line "api: $1, right after start" "${r#* } ms" "< 1000 ms (copy not ready: SQL)" \
+	line "api: $1, right after start" "${r#* } ms" "< 1000 ms (copy was $st)" \
 		"$(awk -v c="${r% *}" -v p="${r#* }" 'BEGIN { print (c == 200 && p < 1000 ? "PASS" : "FAIL") }')"
 }
 first "overview, 30 days" "overview?since=$s30&until=$until"
@@ -200,7 +203,9 @@ bench "ledger" "ledger?limit=100"
 bench_cold "senders, default 30 days" "senders?since=$d_since&until=$d_until" "warmed at start"
 bench_cold "senders/sources, default 30 days" "senders/sources?since=$d_since&until=$d_until&limit=50" "warmed at start"
 bench_cold "senders, 365 days" "senders?since=$s365&until=$until"
-bench_cold "senders/sources, 365 days" "senders/sources?since=$s365&until=$until&limit=50"
+# one scan fills both entries of a period: the sources list's own first
+# request is timed on another period (the same year on Tokyo midnights)
+bench_cold "senders/sources, 365 days (UTC+9)" "senders/sources?since=$((s365 - 32400))&until=$((until - 32400))&limit=50"
 bench_cold "readiness, 365 days" "readiness/$dom?since=$s365&until=$until"
 note "load average after: $(cut -d' ' -f1-3 /proc/loadavg); server RSS at the end $(rss)"
 kill $PID 2>/dev/null; wait $PID 2>/dev/null; PID=
