@@ -171,8 +171,11 @@ bench() {	# label path
 # a cached view: the first request alone (must answer within 1 s), then
 # the cached ones
 bench_cold() {	# label path [target text]
-	local t what=${3:-classifies}
+	local t what=${3:-classifies} c0 c1
+	c0=$(srv_cpu)
 	t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$B/$2")
+	c1=$(srv_cpu)
+	what="$what, cpu $((c1 - c0))"
 	case $t in 200\ *) ;; *) line "api: $1, first request" "-" "< 1000 ms" "FAIL (HTTP ${t% *})"; return ;; esac
 	t=$(awk -v s="${t#* }" 'BEGIN { printf "%.1f", s * 1000 }')
 	line "api: $1, first request" "$t ms" "< 1000 ms ($what)" \

@@ -572,6 +572,11 @@ dashmem_range(const struct dashmem *dm, const struct dashmem_domain *d, int64_t 
 
 enum dm_state { DM_BUILDING, DM_READY, DM_OFF, DM_ERROR };
 
+/* rebuilds start at least DASHMEM_GAP_MIN_MS apart and leave the thread
+ * idle DASHMEM_GAP_X times as long as they took: at most ~1/4 of a core */
+#define DASHMEM_GAP_MIN_MS 1000.0
+#define DASHMEM_GAP_X 3.0
+
 struct dashmem_keeper {
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -650,6 +655,8 @@ dm_keeper_main(void *arg)
 	struct dashmem_keeper *k = arg;
 	sqlite3 *db = store_sqlite_handle(k->st);
 	int64_t seen = dm_data_version(db);
+	double next_build = 0;
+	int pending = 0;
 
 	dm_keeper_build(k, db);
 	pthread_mutex_lock(&k->mu);
@@ -673,15 +680,27 @@ dm_keeper_main(void *arg)
 		pthread_mutex_unlock(&k->mu);
 		v = dm_data_version(db);
 		/* a commit somewhere (or a request saw other data): has daily
-		 * moved since the last build? */
-		if ((v != seen || poked) && dashmem_fp_read(db, &fp) == 0 &&
-		    !dashmem_fp_equal(&fp, &k->fp_last)) {
-			pthread_mutex_lock(&k->mu);
-			k->state = DM_BUILDING;
-			pthread_mutex_unlock(&k->mu);
-			dm_keeper_build(k, db);
+		 * moved since the last build?  Not sooner than next_build: under a
+		 * steady trickle of imports requests use SQL in between. */
+		if (v != seen || poked || pending) {
+			if (dm_ms() < next_build)
+				pending = 1;
+			else {
+				pending = 0;
+				seen = v;
+				if (dashmem_fp_read(db, &fp) == 0 && !dashmem_fp_equal(&fp, &k->fp_last)) {
+					double t0 = dm_ms();
+
+					pthread_mutex_lock(&k->mu);
+					k->state = DM_BUILDING;
+					pthread_mutex_unlock(&k->mu);
+					dm_keeper_build(k, db);
+					next_build = dm_ms() + DASHMEM_GAP_X * (dm_ms() - t0);
+					if (next_build < t0 + DASHMEM_GAP_MIN_MS)
+						next_build = t0 + DASHMEM_GAP_MIN_MS;
+				}
+			}
 		}
-		seen = v;
 		pthread_mutex_lock(&k->mu);
 	}
 	pthread_mutex_unlock(&k->mu);

@@ -23,7 +23,9 @@
  * The keeper (dashmem_keeper_*) owns a read connection and a thread: it
  * builds the copy at start, polls PRAGMA data_version every
  * DASHMEM_POLL_MS, and rebuilds when the fingerprint moved or a request
- * found it stale; after each build it calls the owner's hook (the server
+ * found it stale, at most every max(1 s, 4 x the last build's time) so a
+ * steady trickle of imports costs at most ~1/4 of a core (requests use SQL
+ * in between); after each build it calls the owner's hook (the server
  * warms its sender-analysis cache there).  A database with more than
  * DASHMEM_ROWS_MAX daily rows, or with values the copy cannot hold exactly
  * (non-text keys, messages outside 0..2^32-1, days out of order), is not

@@ -58,6 +58,7 @@
 #define SENDERS_STR_MAX 255
 #define SENDERS_WARM_RECENT 1800        /* seconds a period asked for stays warm */
 #define SENDERS_WARM_EVERY 10000        /* milliseconds between checks */
+#define SENDERS_WARM_GAP 3000           /* milliseconds at least between rounds */
 #define SENDERS_WARM_MARGIN 60          /* seconds before the age limit: refresh */
 #define SENDERS_WARM_ASKED 2            /* user periods kept warm besides the defaults */
 #define SENDERS_DAY 86400
@@ -1096,11 +1097,19 @@ senders_warm_main(void *arg)
 			q.until = asked[i].until;
 			senders_warm_one(w->srv, &q);
 		}
+		/* a round that did work is followed by a pause even when poked:
+		 * the data may change every second, the analysis takes longer */
 		pthread_mutex_lock(&w->mu);
+		if (w->stop)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += SENDERS_WARM_GAP / 1000;
+		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
+			;
 		if (w->stop || w->poke)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += SENDERS_WARM_EVERY / 1000;
+		ts.tv_sec += (SENDERS_WARM_EVERY - SENDERS_WARM_GAP) / 1000;
 		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 	}
 	pthread_mutex_unlock(&w->mu);
