@@ -5,7 +5,7 @@
  *
  * Works on the SQLite handle of the store (the schema of schema.sql): the
  * store interface has no bulk delete yet.  Each chunk of RETENTION_CHUNK
- * reports (children first: reasons, dkim, spf, records; then ledger rows,
+ * reports (children first: records, with their DKIM/SPF results; then ledger rows,
  * then the reports) is one transaction, so a busy database or a crash
  * leaves whole reports, never half of one.
  */
@@ -71,9 +71,6 @@ retention_run(struct store *st, unsigned records_months, int keep_rollups,
 		"CREATE TEMP TABLE IF NOT EXISTS retention_ids (id INTEGER PRIMARY KEY)",
 		"DELETE FROM temp.retention_ids",
 		"INSERT INTO temp.retention_ids SELECT id FROM reports WHERE end_ts < ?1 LIMIT ?2",
-		"DELETE FROM record_reasons WHERE record IN (SELECT id FROM records WHERE report IN temp.retention_ids)",
-		"DELETE FROM record_dkim WHERE record IN (SELECT id FROM records WHERE report IN temp.retention_ids)",
-		"DELETE FROM record_spf WHERE record IN (SELECT id FROM records WHERE report IN temp.retention_ids)",
 		"DELETE FROM records WHERE report IN temp.retention_ids",
 		"DELETE FROM ledger WHERE report IN temp.retention_ids",
 	};
@@ -96,7 +93,8 @@ retention_run(struct store *st, unsigned records_months, int keep_rollups,
 			}
 			for (i = 0; i < sizeof chunk_sql / sizeof chunk_sql[0]; i++) {
 				r = retention_exec(db, chunk_sql[i], (int64_t)cutoff,
-				    i == 7 ? &res->ledger : NULL, err, errlen);
+				    strstr(chunk_sql[i], "FROM ledger") ? &res->ledger : NULL,
+				    err, errlen);
 				if (r != 0)
 					goto fail;
 			}

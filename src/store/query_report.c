@@ -692,14 +692,14 @@ query_report(struct store *st, int64_t id)
 		goto fail;
 	if (qr_attach(st, records, "SELECT record, type, type_raw, comment "
 	    "FROM record_reasons WHERE record IN (SELECT id FROM records WHERE "
-	    "report=?) ORDER BY record, rowid", id, "reasons", reason_cols, 3) ||
+	    "report=?) ORDER BY record, n", id, "reasons", reason_cols, 3) ||
 	    qr_attach(st, records, "SELECT record, domain, selector, result, "
 	    "result_raw, human_result FROM record_dkim WHERE record IN (SELECT "
-	    "id FROM records WHERE report=?) ORDER BY record, rowid", id,
+	    "id FROM records WHERE report=?) ORDER BY record, n", id,
 	    "dkim_results", dkim_cols, 5) ||
 	    qr_attach(st, records, "SELECT record, domain, scope, result, "
 	    "result_raw, human_result FROM record_spf WHERE record IN (SELECT "
-	    "id FROM records WHERE report=?) ORDER BY record, rowid", id,
+	    "id FROM records WHERE report=?) ORDER BY record, n", id,
 	    "spf_results", spf_cols, 5))
 		goto fail;
 

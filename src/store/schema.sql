@@ -12,6 +12,8 @@
 --   6: indexes reports_org_end, reports_org_dom.
 --   7: daily_org (daily per reporter and day).
 --   8: reports_end dropped.
+--   9: record_dkim, record_spf, record_reasons become views over the
+--      new records.detail (JSON).
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

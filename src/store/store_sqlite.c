@@ -8,13 +8,12 @@
  * schema.sql, embedded here as a string (a unit test checks that the two
  * copies are identical).  A database newer than the binary is refused.
  *
- * Write path, per report: one `reports` row, per record one `records` row +
- * its dkim/spf/reason rows, and per record and UTC day its report covers a
- * delta for `daily`.  The rows of the open report are copied into
- * handle-owned buffers (struct sq_rows) and written at store_report_end with
- * multi-row INSERTs (32, 16, ... rows per statement, in order, so the
- * rowid order of results is their order in the record; a big report every
- * SQ_ROWS_MAX records); record ids are max(id) + 1 onwards, read once per
+ * Write path, per report: one `reports` row, per record one `records` row
+ * (its DKIM/SPF results and reasons in records.detail, migration 9), and
+ * per record and UTC day its report covers a delta for `daily`.  The
+ * records of the open report are copied into handle-owned buffers (struct
+ * sq_rows) and written at store_report_end with multi-row INSERTs (32, 16,
+ * ... rows per statement; a big report every SQ_ROWS_MAX records); record ids are max(id) + 1 onwards, read once per
  * transaction (so nothing else may insert records through this handle
  * while a batch is open).  The daily deltas are summed per row key in a hash map
  * (struct sq_dmap) and written when the transaction commits, sorted in
@@ -84,6 +83,8 @@ static const char sq_schema_v1[] =
 "--   6: indexes reports_org_end, reports_org_dom.\n"
 "--   7: daily_org (daily per reporter and day).\n"
 "--   8: reports_end dropped.\n"
+"--   9: record_dkim, record_spf, record_reasons become views over the\n"
+"--      new records.detail (JSON).\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -308,6 +309,45 @@ static const char sq_schema_v7[] =
 static const char sq_schema_v8[] =
 "DROP INDEX IF EXISTS reports_end;\n";
 
+/*
+ * Migration 9: a record's DKIM / SPF results and override reasons move
+ * from three child tables (a row and an index entry each: 13 of the ~40
+ * B-tree insertions of a bench report, ~20% of the writer's work) into
+ * records.detail, one JSON object per record (see sq_detail).
+ * record_dkim, record_spf and record_reasons become views over it with
+ * the same columns plus `n`, the position in the record (readers order by
+ * (record, n) where they ordered by rowid).  Deleting a record deletes its
+ * results with it.
+ */
+static const char sq_schema_v9[] =
+"ALTER TABLE records ADD COLUMN detail TEXT;\n"
+"UPDATE records SET detail=json_object("
+" 'dkim', json((SELECT json_group_array(json_array(domain,selector,result,"
+"  result_raw,human_result)) FROM (SELECT * FROM record_dkim"
+"  WHERE record=records.id ORDER BY rowid))),"
+" 'spf', json((SELECT json_group_array(json_array(domain,scope,result,"
+"  result_raw,human_result)) FROM (SELECT * FROM record_spf"
+"  WHERE record=records.id ORDER BY rowid))),"
+" 'reasons', json((SELECT json_group_array(json_array(type,type_raw,"
+"  comment)) FROM (SELECT * FROM record_reasons"
+"  WHERE record=records.id ORDER BY rowid))));\n"
+"UPDATE records SET detail=NULL"
+" WHERE detail='{\"dkim\":[],\"spf\":[],\"reasons\":[]}';\n"
+"DROP TABLE record_reasons;\n"
+"DROP TABLE record_dkim;\n"
+"DROP TABLE record_spf;\n"
+"CREATE VIEW record_dkim(record, n, domain, selector, result, result_raw,"
+" human_result) AS SELECT r.id, j.key, j.value->>0, j.value->>1,"
+" j.value->>2, j.value->>3, j.value->>4"
+" FROM records r, json_each(r.detail, '$.dkim') j;\n"
+"CREATE VIEW record_spf(record, n, domain, scope, result, result_raw,"
+" human_result) AS SELECT r.id, j.key, j.value->>0, j.value->>1,"
+" j.value->>2, j.value->>3, j.value->>4"
+" FROM records r, json_each(r.detail, '$.spf') j;\n"
+"CREATE VIEW record_reasons(record, n, type, type_raw, comment) AS"
+" SELECT r.id, j.key, j.value->>0, j.value->>1, j.value->>2"
+" FROM records r, json_each(r.detail, '$.reasons') j;\n";
+
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
 	sq_schema_v2,
@@ -317,6 +357,7 @@ static const char *const sq_migrations[] = {
 	sq_schema_v6,
 	sq_schema_v7,
 	sq_schema_v8,
+	sq_schema_v9,
 };
 #define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
@@ -426,6 +467,12 @@ struct sq_str {
 	size_t cap;
 };
 
+/* a growable byte buffer owned by the handle */
+struct sq_buf {
+	char *p;
+	size_t len, cap;
+};
+
 /* the report between store_report_begin and _end/_abort */
 struct sq_cur {
 	int64_t id;                 /* 0 = none open */
@@ -481,7 +528,7 @@ struct sq_rows {
 	size_t n, cap;
 	sqlite3_stmt *stmt[SQ_ROWS_SIZES];
 };
-enum { SQ_T_RECORDS, SQ_T_REASONS, SQ_T_DKIM, SQ_T_SPF, SQ_T__COUNT };
+enum { SQ_T_RECORDS, SQ_T__COUNT };
 #define SQ_ROWS_MAX 256         /* records buffered before an early write */
 #define SQ_ROWS_ARENA_MAX (1u << 20)   /* or this much text */
 #define SQ_ROWS_ARENA_KEEP (1u << 20)  /* kept between reports */
@@ -504,6 +551,7 @@ struct store_sqlite {
 	size_t ralen, racap;
 	int64_t next_record;        /* next records.id; 0 = read max(id) */
 	int64_t next_report;        /* next reports.id; 0 = read max(id) */
+	struct sq_buf jbuf;         /* records.detail of one record */
 };
 
 static const struct store_ops sq_ops;
@@ -515,6 +563,17 @@ static void sq_dmap_clear(struct store_sqlite *s);
 static void sq_dmap_free(struct sq_dmap *m);
 static void sq_rows_clear(struct store_sqlite *s);
 static int sq_rows_flush(struct store_sqlite *s);
+
+static void
+sq_buf_put(struct sq_buf *b, const char *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = b->len + n < 1024 ? 1024 : (b->len + n) * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
 
 static void
 sq_str_set(struct sq_str *s, const char *v)
@@ -780,6 +839,7 @@ sq_free(struct store_sqlite *s)
 	free(s->cur.domain.p);
 	free(s->cur.key.p);
 	free(s->cur.rid.p);
+	free(s->jbuf.p);
 	free(s->key2.p);
 	free(s->zbuf);
 	sq_dmap_free(&s->dmap);
@@ -832,17 +892,8 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	s->rows[SQ_T_RECORDS].head = "INSERT INTO records(id,report,source_ip,"
 	    "count,disposition,dkim_eval,spf_eval,dmarc,header_from,"
 	    "envelope_from,envelope_to,disposition_raw,dkim_raw,spf_raw,"
-	    "source_ip_raw,extensions,auth) VALUES";
-	s->rows[SQ_T_RECORDS].ncol = 17;
-	s->rows[SQ_T_REASONS].head = "INSERT INTO record_reasons(record,"
-	    "type,type_raw,comment) VALUES";
-	s->rows[SQ_T_REASONS].ncol = 4;
-	s->rows[SQ_T_DKIM].head = "INSERT INTO record_dkim(record,domain,"
-	    "selector,result,result_raw,human_result) VALUES";
-	s->rows[SQ_T_DKIM].ncol = 6;
-	s->rows[SQ_T_SPF].head = "INSERT INTO record_spf(record,domain,scope,"
-	    "result,result_raw,human_result) VALUES";
-	s->rows[SQ_T_SPF].ncol = 6;
+	    "source_ip_raw,extensions,auth,detail) VALUES";
+	s->rows[SQ_T_RECORDS].ncol = 18;
 	s->readonly = readonly;
 	flags = (readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
@@ -2128,6 +2179,124 @@ sq_val_auth(struct store_sqlite *s, struct sq_val *v,
 	s->ralen += (size_t)(p - start) + 1;
 }
 
+/* appends s (NULL: null) to b as a JSON string */
+static void
+sq_json_str(struct sq_buf *b, const char *v)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (v == NULL) {
+		sq_buf_put(b, "null", 4);
+		return;
+	}
+	sq_buf_put(b, "\"", 1);
+	for (; *p; p++) {
+		const unsigned char *run = p;
+
+		while (*p >= 0x20 && *p != '"' && *p != '\\')
+			p++;
+		sq_buf_put(b, (const char *)run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		if (*p == '"' || *p == '\\') {
+			char e[2] = { '\\', (char)*p };
+			sq_buf_put(b, e, 2);
+		} else {
+			char e[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+			sq_buf_put(b, e, 6);
+		}
+	}
+	sq_buf_put(b, "\"", 1);
+}
+
+/* ["a","b",...] of n strings */
+static void
+sq_json_row(struct sq_buf *b, const char *const *v, size_t n)
+{
+	size_t i;
+
+	sq_buf_put(b, "[", 1);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			sq_buf_put(b, ",", 1);
+		sq_json_str(b, v[i]);
+	}
+	sq_buf_put(b, "]", 1);
+}
+
+/*
+ * records.detail (migration 9): the record's DKIM and SPF results and
+ * override reasons as one JSON object of positional arrays, in their order
+ * in the report, keys left out when empty, NULL when all are:
+ *   {"dkim":[[domain,selector,result,result_raw,human_result],...],
+ *    "spf":[[domain,scope,result,result_raw,human_result],...],
+ *    "reasons":[[type,type_raw,comment],...]}
+ * The views record_dkim, record_spf and record_reasons read it back as
+ * rows.  Returns a string owned by the handle, valid until the next call.
+ */
+static const char *
+sq_detail(struct store_sqlite *s, const struct report_record *rec)
+{
+	struct sq_buf *b = &s->jbuf;
+	const char *v[5];
+	size_t i;
+
+	if (rec->n_dkim == 0 && rec->n_spf == 0 && rec->n_reasons == 0)
+		return NULL;
+	b->len = 0;
+	sq_buf_put(b, "{", 1);
+	if (rec->n_dkim > 0) {
+		sq_buf_put(b, "\"dkim\":[", 8);
+		for (i = 0; i < rec->n_dkim; i++) {
+			const struct report_dkim *d = &rec->dkim_results[i];
+			v[0] = d->domain;
+			v[1] = d->selector;
+			v[2] = sq_or(d->result, REPORT_UNKNOWN);
+			v[3] = d->result_raw;
+			v[4] = d->human_result;
+			if (i > 0)
+				sq_buf_put(b, ",", 1);
+			sq_json_row(b, v, 5);
+		}
+		sq_buf_put(b, "]", 1);
+	}
+	if (rec->n_spf > 0) {
+		if (b->len > 1)
+			sq_buf_put(b, ",", 1);
+		sq_buf_put(b, "\"spf\":[", 7);
+		for (i = 0; i < rec->n_spf; i++) {
+			const struct report_spf *p = &rec->spf_results[i];
+			v[0] = p->domain;
+			v[1] = p->scope;
+			v[2] = sq_or(p->result, REPORT_UNKNOWN);
+			v[3] = p->result_raw;
+			v[4] = p->human_result;
+			if (i > 0)
+				sq_buf_put(b, ",", 1);
+			sq_json_row(b, v, 5);
+		}
+		sq_buf_put(b, "]", 1);
+	}
+	if (rec->n_reasons > 0) {
+		if (b->len > 1)
+			sq_buf_put(b, ",", 1);
+		sq_buf_put(b, "\"reasons\":[", 11);
+		for (i = 0; i < rec->n_reasons; i++) {
+			const struct report_reason *r = &rec->reasons[i];
+			v[0] = sq_or(r->type, "other");
+			v[1] = r->type_raw;
+			v[2] = r->comment;
+			if (i > 0)
+				sq_buf_put(b, ",", 1);
+			sq_json_row(b, v, 3);
+		}
+		sq_buf_put(b, "]", 1);
+	}
+	sq_buf_put(b, "}", 2);  /* with its NUL */
+	return b->p;
+}
+
 /* the INSERT of table t for 2^k rows, prepared on first use */
 static sqlite3_stmt *
 sq_rows_stmt(struct store_sqlite *s, int t, int k)
@@ -2197,8 +2366,7 @@ sq_rows_write(struct store_sqlite *s, int t)
 }
 
 /*
- * Writes the buffered rows (records before the rows that refer to them)
- * and empties the buffers.  A failure leaves part of them written: the
+ * Writes the buffered rows and empties the buffers.  A failure leaves part of them written: the
  * caller poisons the batch.
  */
 static int
@@ -2396,7 +2564,6 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	struct sq_daily_key k;
 	struct sq_val *v;
 	int64_t rid;
-	size_t i;
 	int rc, capped;
 
 	if (report == 0 || report != s->cur.id)
@@ -2440,34 +2607,7 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	sq_val_text(s, &v[14], rec->source_ip_raw);
 	sq_val_text(s, &v[15], rec->extensions);
 	sq_val_auth(s, &v[16], rec);
-	for (i = 0; i < rec->n_reasons; i++) {
-		const struct report_reason *r = &rec->reasons[i];
-		v = sq_rows_add(s, SQ_T_REASONS);
-		sq_val_int(&v[0], rid);
-		sq_val_text(s, &v[1], sq_or(r->type, "other"));
-		sq_val_text(s, &v[2], r->type_raw);
-		sq_val_text(s, &v[3], r->comment);
-	}
-	for (i = 0; i < rec->n_dkim; i++) {
-		const struct report_dkim *d = &rec->dkim_results[i];
-		v = sq_rows_add(s, SQ_T_DKIM);
-		sq_val_int(&v[0], rid);
-		sq_val_text(s, &v[1], d->domain);
-		sq_val_text(s, &v[2], d->selector);
-		sq_val_text(s, &v[3], sq_or(d->result, REPORT_UNKNOWN));
-		sq_val_text(s, &v[4], d->result_raw);
-		sq_val_text(s, &v[5], d->human_result);
-	}
-	for (i = 0; i < rec->n_spf; i++) {
-		const struct report_spf *p = &rec->spf_results[i];
-		v = sq_rows_add(s, SQ_T_SPF);
-		sq_val_int(&v[0], rid);
-		sq_val_text(s, &v[1], p->domain);
-		sq_val_text(s, &v[2], p->scope);
-		sq_val_text(s, &v[3], sq_or(p->result, REPORT_UNKNOWN));
-		sq_val_text(s, &v[4], p->result_raw);
-		sq_val_text(s, &v[5], p->human_result);
-	}
+	sq_val_text(s, &v[17], sq_detail(s, rec));
 	/* a big report is written SQ_ROWS_MAX records at a time */
 	if ((s->rows[SQ_T_RECORDS].n >= SQ_ROWS_MAX ||
 	    s->ralen >= SQ_ROWS_ARENA_MAX) && (rc = sq_cur_row(s)) != 0)

@@ -56,39 +56,44 @@ add_report(struct fx *f, const char *org, const char *domain, const char *p, int
 	f->report = sqlite3_last_insert_rowid(f->h);
 }
 
-/* dkim/spf: "domain:result,domain:result" */
+/* dkim/spf: "domain:result,domain:result"; written to records.detail
+ * (store_sqlite.c migration 9) as the store writes it */
 static void
 add_record(struct fx *f, const char *ip, int count, const char *dkim_eval, const char *spf_eval,
     const char *dkim, const char *spf, const char *reason)
 {
-	char sql[1024], buf[256];
-	int64_t rec;
+	char sql[2048], buf[256], detail[1024];
+	size_t o = 0;
 	const char *dmarc = strcmp(dkim_eval, "pass") == 0 || strcmp(spf_eval, "pass") == 0 ? "pass" : "fail";
 
-	snprintf(sql, sizeof(sql), "INSERT INTO records(report, source_ip, count, disposition, dkim_eval, "
-	    "spf_eval, dmarc, header_from) VALUES (%lld, '%s', %d, 'none', '%s', '%s', '%s', "
-	    "'example.co.jp')", (long long)f->report, ip, count, dkim_eval, spf_eval, dmarc);
-	exec(f->h, sql);
-	rec = sqlite3_last_insert_rowid(f->h);
+	o += (size_t)snprintf(detail + o, sizeof(detail) - o, "{");
 	for (int k = 0; k < 2; k++) {
 		const char *list = k == 0 ? dkim : spf;
 		char *save = NULL;
+		int first = 1;
 		if (list == NULL)
 			continue;
+		o += (size_t)snprintf(detail + o, sizeof(detail) - o, "%s\"%s\":[",
+		    o > 1 ? "," : "", k == 0 ? "dkim" : "spf");
 		snprintf(buf, sizeof(buf), "%s", list);
 		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 			char *colon = strchr(t, ':');
 			*colon = '\0';
-			snprintf(sql, sizeof(sql), "INSERT INTO %s(record, domain, result) VALUES (%lld, '%s', '%s')",
-			    k == 0 ? "record_dkim" : "record_spf", (long long)rec, t, colon + 1);
-			exec(f->h, sql);
+			o += (size_t)snprintf(detail + o, sizeof(detail) - o,
+			    "%s[\"%s\",null,\"%s\",null,null]", first ? "" : ",", t, colon + 1);
+			first = 0;
 		}
+		o += (size_t)snprintf(detail + o, sizeof(detail) - o, "]");
 	}
-	if (reason != NULL) {
-		snprintf(sql, sizeof(sql), "INSERT INTO record_reasons(record, type) VALUES (%lld, '%s')",
-		    (long long)rec, reason);
-		exec(f->h, sql);
-	}
+	if (reason != NULL)
+		o += (size_t)snprintf(detail + o, sizeof(detail) - o, "%s\"reasons\":[[\"%s\",null,null]]",
+		    o > 1 ? "," : "", reason);
+	snprintf(detail + o, sizeof(detail) - o, "}");
+	snprintf(sql, sizeof(sql), "INSERT INTO records(report, source_ip, count, disposition, dkim_eval, "
+	    "spf_eval, dmarc, header_from, detail) VALUES (%lld, '%s', %d, 'none', '%s', '%s', '%s', "
+	    "'example.co.jp', nullif('%s', '{}'))", (long long)f->report, ip, count, dkim_eval, spf_eval,
+	    dmarc, detail);
+	exec(f->h, sql);
 }
 
 static void

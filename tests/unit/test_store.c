@@ -226,7 +226,11 @@ test_migrate_and_reopen(void **state)
 	    store_sqlite_schema_version());
 	assert_true(store_sqlite_schema_version() >= 2);
 	tables = q1(st, "SELECT count(*) FROM sqlite_master WHERE type='table'");
-	assert_true(tables >= 9);
+	assert_true(tables >= 7);
+	/* migration 9: DKIM/SPF results and reasons are views over records */
+	assert_int_equal(q1(st, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type='view' AND name IN ('record_dkim','record_spf',"
+	    "'record_reasons')"), 3);
 	assert_int_equal(q1(st, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name='ledger_report'"), 1);
 	assert_int_equal(q1(st, "PRAGMA foreign_keys"), 1);
@@ -762,11 +766,12 @@ test_failed_write_rolls_batch_back(void **state)
 	int64_t id, dup, keep;
 	uint8_t h[32];
 
-	/* make the spf insert of one record fail after its record row went in */
+	/* make the insert of a record with SPF domain "boom" fail after its
+	 * report's row went in */
 	assert_int_equal(sqlite3_exec(store_sqlite_handle(st), "CREATE TEMP "
-	    "TRIGGER boom BEFORE INSERT ON record_spf WHEN new.domain='boom' "
-	    "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END", NULL, NULL, NULL),
-	    SQLITE_OK);
+	    "TRIGGER boom BEFORE INSERT ON records WHEN new.detail LIKE "
+	    "'%\"boom\"%' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+	    NULL, NULL, NULL), SQLITE_OK);
 	fx_record(&rec[0], "192.0.2.1", 3, "none", "pass", "pass", "example.com");
 	fx_record(&rec[1], "192.0.2.2", 4, "none", "pass", "pass", "example.com");
 
@@ -999,7 +1004,14 @@ test_migrate_v1_data(void **state)
 	assert_int_equal(q1(st, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name IN ('daily_day','daily_ip')"), 0);
 	assert_int_equal(q1(st, "SELECT count(*) FROM sqlite_master WHERE "
-	    "name='record_dkim_record'"), 1);
+	    "name='record_dkim_record'"), 0);
+	/* migration 9 moved the results into records.detail, in order */
+	assert_int_equal(q1(st, "SELECT detail='{\"dkim\":[[\"b.example\","
+	    "\"s2\",\"fail\",null,null],[\"a.example\",\"s1\",\"pass\",null,"
+	    "null]],\"spf\":[[\"example.com\",\"mfrom\",\"pass\",null,null]],"
+	    "\"reasons\":[[\"forwarded\",null,\"x\"],[\"other\",null,\"y\"]]}' "
+	    "FROM records WHERE id=3"), 1);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim"), 2);
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_reasons"), 2);
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_spf"), 1);
 	assert_int_equal(q1(st, "SELECT messages FROM daily"), 5);
@@ -1087,6 +1099,76 @@ test_auth_column(void **state)
 	    "source_ip='192.0.2.2'"), 1);
 	assert_int_equal(q1(st, "SELECT instr(auth,'other') > 0 FROM records "
 	    "WHERE source_ip='192.0.2.1'"), 1);
+	store_close(&st);
+}
+
+/*
+ * records.detail (migration 9) holds a record's DKIM/SPF results and
+ * reasons as JSON; the views give back exactly what was stored, in order,
+ * NULLs as NULL, whatever the bytes (quotes, backslashes, controls, UTF-8).
+ */
+static void
+test_detail_roundtrip(void **state)
+{
+	struct tdir *t = *state;
+	struct store *st = open_rw(t);
+	struct report r;
+	struct report_record rec[2];
+	struct report_dkim dk[2] = {
+		{ "q\"uote.example", "s\\1", "pass", "Pass", "\x01ctl\ttab\n" },
+		{ NULL, NULL, "fail", NULL, "\xe6\x97\xa5\xe6\x9c\xac</script>" },
+	};
+	struct report_spf sp = { "example.com", NULL, "softfail", "SoftFail", NULL };
+	struct report_reason rs = { "local_policy", "Local_Policy", "a \"b\" \\ c" };
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int i;
+
+	fx_record(&rec[0], "192.0.2.1", 3, "none", "pass", "fail", "example.com");
+	rec[0].dkim_results = dk;
+	rec[0].n_dkim = 2;
+	rec[0].spf_results = &sp;
+	rec[0].reasons = &rs;
+	rec[0].n_reasons = 1;
+	fx_record(&rec[1], "192.0.2.2", 1, "reject", "fail", "fail", "example.com");
+	rec[1].n_dkim = 0;
+	rec[1].n_spf = 0;
+	fx_report(&r, "g", "detail", "example.com", 0, 86400);
+	assert_true(put_report(st, &r, rec, 2, 12) > 0);
+	db = store_sqlite_handle(st);
+	assert_int_equal(q1(st, "SELECT count(*) FROM records WHERE detail IS NULL"), 1);
+	assert_int_equal(q1(st, "SELECT json_valid(detail) FROM records WHERE "
+	    "source_ip='192.0.2.1'"), 1);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT n, domain, selector, "
+	    "result, result_raw, human_result FROM record_dkim ORDER BY record, n",
+	    -1, &q, NULL), SQLITE_OK);
+	for (i = 0; i < 2; i++) {
+		const struct report_dkim *d = &dk[i];
+		const char *want[5] = { d->domain, d->selector, d->result,
+		    d->result_raw, d->human_result };
+
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(q, 0), i);
+		for (int c = 0; c < 5; c++) {
+			const char *got = (const char *)sqlite3_column_text(q, c + 1);
+			if (want[c] == NULL)
+				assert_null(got);
+			else
+				assert_string_equal(got, want[c]);
+		}
+	}
+	assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+	sqlite3_finalize(q);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_spf WHERE "
+	    "domain='example.com' AND scope IS NULL AND result='softfail' AND "
+	    "result_raw='SoftFail' AND human_result IS NULL"), 1);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_reasons WHERE "
+	    "type='local_policy' AND type_raw='Local_Policy' AND "
+	    "comment='a \"b\" \\ c'"), 1);
+	/* the records go, their results with them */
+	assert_int_equal(store_report_delete(st, q1(st, "SELECT id FROM reports")), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim"), 0);
+	assert_int_equal(q1(st, "SELECT count(*) FROM record_reasons"), 0);
 	store_close(&st);
 }
 
@@ -1306,6 +1388,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1_data,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_column,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_detail_roundtrip,
 		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_busy,
 		    tdir_setup, tdir_teardown),
