@@ -549,10 +549,33 @@ filter_decode(struct aggregate_filter *f, const unsigned char *in, size_t n,
 	f->w.len = (size_t)(d - f->w.p);
 }
 
+/* Character classes of the lexer (names are ASCII only: see below). */
+#define FC_START 1       /* may start a name */
+#define FC_NAME  2       /* may continue one */
+#define FC_SPACE 4
+#define FC_AZ(c) [c] = FC_START | FC_NAME
+static const unsigned char filter_class[256] = {
+	FC_AZ('a'), FC_AZ('b'), FC_AZ('c'), FC_AZ('d'), FC_AZ('e'), FC_AZ('f'),
+	FC_AZ('g'), FC_AZ('h'), FC_AZ('i'), FC_AZ('j'), FC_AZ('k'), FC_AZ('l'),
+	FC_AZ('m'), FC_AZ('n'), FC_AZ('o'), FC_AZ('p'), FC_AZ('q'), FC_AZ('r'),
+	FC_AZ('s'), FC_AZ('t'), FC_AZ('u'), FC_AZ('v'), FC_AZ('w'), FC_AZ('x'),
+	FC_AZ('y'), FC_AZ('z'),
+	FC_AZ('A'), FC_AZ('B'), FC_AZ('C'), FC_AZ('D'), FC_AZ('E'), FC_AZ('F'),
+	FC_AZ('G'), FC_AZ('H'), FC_AZ('I'), FC_AZ('J'), FC_AZ('K'), FC_AZ('L'),
+	FC_AZ('M'), FC_AZ('N'), FC_AZ('O'), FC_AZ('P'), FC_AZ('Q'), FC_AZ('R'),
+	FC_AZ('S'), FC_AZ('T'), FC_AZ('U'), FC_AZ('V'), FC_AZ('W'), FC_AZ('X'),
+	FC_AZ('Y'), FC_AZ('Z'), FC_AZ('_'), FC_AZ(':'),
+	['0'] = FC_NAME, ['1'] = FC_NAME, ['2'] = FC_NAME, ['3'] = FC_NAME,
+	['4'] = FC_NAME, ['5'] = FC_NAME, ['6'] = FC_NAME, ['7'] = FC_NAME,
+	['8'] = FC_NAME, ['9'] = FC_NAME, ['-'] = FC_NAME, ['.'] = FC_NAME,
+	[' '] = FC_SPACE, ['\t'] = FC_SPACE, ['\r'] = FC_SPACE, ['\n'] = FC_SPACE,
+};
+#undef FC_AZ
+
 static int
 filter_is_space(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+	return filter_class[c] & FC_SPACE;
 }
 
 /* Builds f->table for a single-byte encoding iconv knows; -1 if none. */
@@ -826,18 +849,17 @@ filter_sniff(struct aggregate_filter *f, const unsigned char *b, size_t n,
  * edition; a tag whose name we would pass but expat refuses would cost a
  * resynchronisation.  Anything else reads as text.
  */
+
 static int
 filter_name_start(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	    c == ':';
+	return filter_class[c] & FC_START;
 }
 
 static int
 filter_name_char(unsigned char c)
 {
-	return filter_name_start(c) || (c >= '0' && c <= '9') || c == '-' ||
-	    c == '.';
+	return filter_class[c] & FC_NAME;
 }
 
 /* Local part of a qualified name. */
