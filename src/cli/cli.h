@@ -44,6 +44,8 @@ struct store *cli_open_store(struct cli *cli, int readonly, int *busy);
 const char *cli_msg(const struct cli *cli, const char *key);
 /* The language cli_msg(NULL, key) uses (set by main from --lang / $LANG). */
 void cli_msg_set_lang(const char *lang);
+/* ... and reads it back ("en" or "ja"). */
+const char *cli_msg_lang(void);
 /* fprintf with the translated format of `key`. */
 void cli_msgf(const struct cli *cli, FILE *fp, const char *key, ...);
 

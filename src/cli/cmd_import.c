@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "ingest/ingest.h"
 #include "lib/config.h"
 #include "lib/xalloc.h"
@@ -19,18 +20,6 @@ static void
 import_usage(const struct cli *cli, FILE *fp)
 {
 	fprintf(fp, "%s\n", cli_msg(cli, "import.usage"));
-}
-
-/* Status words of the error lines in the user's language. */
-static const char *
-import_status_word(const char *status)
-{
-	char key[64];
-	const char *t;
-
-	snprintf(key, sizeof key, "status.%s", status);
-	t = cli_msg(NULL, key);
-	return t == key || strcmp(t, key) == 0 ? status : t;
 }
 
 int
@@ -47,7 +36,8 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ingest_opts io = { .source = NULL, .keep_raw = 1, .batch = 500,
-	    .errors = stderr, .status_word = import_status_word };
+	    .errors = stderr, .status_word = cli_status_word,
+	    .reason_text = cli_reason };
 	struct limits lim;
 	struct config *cfg;
 	char **sets = NULL, cerr[512];

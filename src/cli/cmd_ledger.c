@@ -67,17 +67,21 @@ cmd_ledger(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	}
 	if (cli->format == CLI_TABLE) {
-		/* status words in the reader's language; JSON/CSV keep the codes */
+		/* status words and reasons in the reader's language; JSON/CSV
+		 * keep the codes and the English reasons */
 		size_t i;
 		json_t *row;
 		json_array_foreach(rows, i, row) {
 			const char *code = json_string_value(json_object_get(row, "status"));
-			char key[64];
-			if (code == NULL)
-				continue;
-			snprintf(key, sizeof key, "status.%s", code);
-			if (strcmp(cli_msg(cli, key), key) != 0)
-				json_object_set_new(row, "status", json_string(cli_msg(cli, key)));
+			const char *why = json_string_value(json_object_get(row, "reason"));
+			char buf[1024];
+
+			if (code != NULL)
+				json_object_set_new(row, "status",
+				    json_string(cli_status_word(code)));
+			if (why != NULL)
+				json_object_set_new(row, "reason",
+				    json_string(cli_reason(why, buf, sizeof buf)));
 		}
 	}
 	cli_output_rows(cli, rows, cols, sizeof cols / sizeof cols[0]);

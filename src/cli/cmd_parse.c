@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "ingest/leaf.h"
 #include "ingest/walk.h"
 #include "lib/xalloc.h"
@@ -40,7 +41,10 @@ struct parse_ctx {
 static void
 say(struct parse_ctx *p, const char *label, const char *status, const char *why)
 {
-	char *clean = xstrdup(why);
+	char buf[1024], *clean;
+
+	status = cli_status_word(status);
+	clean = xstrdup(cli_reason(why, buf, sizeof buf));
 
 	for (char *c = clean; *c; c++)
 		if ((unsigned char)*c < 0x20)
@@ -177,7 +181,10 @@ on_error(void *ctx, const char *name, const char *reason)
 {
 	struct parse_ctx *p = ctx;
 
-	fprintf(stderr, "dmarcstat: %s: error: %s\n", name, reason);
+	char buf[1024];
+
+	fprintf(stderr, "dmarcstat: %s: %s: %s\n", name, cli_status_word("error"),
+	    cli_reason(reason, buf, sizeof buf));
 	p->any_bad = 1;
 }
 

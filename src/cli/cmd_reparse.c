@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "ingest/ingest.h"
 #include "store/reparse.h"
 
@@ -23,7 +24,8 @@ cmd_reparse(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ingest_opts io = { .source = "reparse", .keep_raw = 1,
-	    .batch = 1, .errors = stderr, .external_txn = 1 };
+	    .batch = 1, .errors = stderr, .external_txn = 1,
+	    .status_word = cli_status_word, .reason_text = cli_reason };
 	struct reparse_item *items = NULL;
 	struct limits lim;
 	struct store *st;

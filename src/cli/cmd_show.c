@@ -37,9 +37,15 @@ print_list(const struct cli *cli, json_t *r, const char *key, const char *title)
 	if (!json_is_array(a) || json_array_size(a) == 0)
 		return;
 	printf("%s\n", cli_msg(cli, title));
-	json_array_foreach(a, i, v)
+	json_array_foreach(a, i, v) {
+		char buf[1024];
+
+		/* the report's own <error> texts are the reporter's words */
 		if (json_is_string(v))
-			printf("  - %s\n", json_string_value(v));
+			printf("  - %s\n", strcmp(key, "warnings") == 0 ?
+			    cli_reason(json_string_value(v), buf, sizeof buf) :
+			    json_string_value(v));
+	}
 }
 
 int

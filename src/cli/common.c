@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "lib/reasontr.h"
 #include "store/query.h"
 
 struct store *
@@ -131,4 +132,21 @@ cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q)
 		return 0;
 	}
 	return EXIT_USAGE;
+}
+
+const char *
+cli_status_word(const char *status)
+{
+	char key[64];
+	const char *t;
+
+	snprintf(key, sizeof key, "status.%s", status);
+	t = cli_msg(NULL, key);
+	return t == key || strcmp(t, key) == 0 ? status : t;
+}
+
+const char *
+cli_reason(const char *reason, char *buf, size_t len)
+{
+	return reason_tr(cli_msg_lang(), reason, buf, len, NULL);
 }

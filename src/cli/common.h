@@ -35,6 +35,15 @@ void cli_output_rows(const struct cli *cli, json_t *rows,
 struct query;
 int cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q);
 
+/*
+ * The user's language for what the program says of an input: a status
+ * word of the ledger ("rejected": status.* in the catalogs) and an English
+ * reason or warning (lib/reasontr.h).  For people only: --json and --csv
+ * keep the English words.  cli_reason returns buf.
+ */
+const char *cli_status_word(const char *status);
+const char *cli_reason(const char *reason, char *buf, size_t len);
+
 /* Prints a JSON value (pretty on a terminal). */
 void cli_output_json(const struct cli *cli, json_t *v);
 

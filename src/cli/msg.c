@@ -139,3 +139,9 @@ cli_msgf(const struct cli *cli, FILE *fp, const char *key, ...)
 #pragma GCC diagnostic pop
 	va_end(ap);
 }
+
+const char *
+cli_msg_lang(void)
+{
+	return msg_lang;
+}

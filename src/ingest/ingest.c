@@ -153,11 +153,14 @@ say(struct ingest *ig, const char *name, const char *member,
     const char *status, const char *reason)
 {
 	char n[INGEST_LABEL_MAX], mem[INGEST_LABEL_MAX * 2], why[512];
+	char said[1024];
 
 	if (ig->opts.errors == NULL)
 		return;
 	if (ig->opts.status_word)
 		status = ig->opts.status_word(status);
+	if (ig->opts.reason_text && reason)
+		reason = ig->opts.reason_text(reason, said, sizeof said);
 	sanitize(n, sizeof n, name);
 	sanitize(why, sizeof why, reason);
 	if (member && *member) {

@@ -45,6 +45,9 @@ struct ingest_opts {
 	/* The word for a status in the error lines ("rejected", "not a report",
 	 * "unsupported", "error"), e.g. translated; NULL = as is. */
 	const char *(*status_word)(const char *status);
+	/* The reason of an error line in the user's language (the ledger
+	 * keeps the English one): writes to buf, returns it; NULL = as is. */
+	const char *(*reason_text)(const char *reason, char *buf, size_t len);
 	unsigned threads;       /* ingest_paths: 2 = parse and store in two
 	                         * threads (bulk import); 0/1 = one thread */
 	int external_txn;       /* the caller holds a transaction open around

@@ -291,6 +291,9 @@ for (const lang of ['en', 'ja']) {
   const ups = await page.$$eval('#ledger-entries tbody tr', (trs) => trs.map((tr) => tr.querySelector('[data-col=source] span').dataset.origin + ':' + tr.querySelector('[data-col=input]').textContent));
   check(`${lang} ledger: upload filter shows the TLS report`, ups.length >= 1 && ups.every((u) => u.startsWith('upload:')) && ups.some((u) => u.includes('POST /tlsrpt')), ups.join(','));
   check(`${lang} ledger: upload chip is selected`, (await page.getAttribute('#origin-filter a[data-origin="upload"]', 'class')).includes('on'));
+  // reasons are stored in English and shown in the viewer's language
+  const why = await page.$$eval('#ledger-entries tbody [data-col=reason]', (tds) => tds.map((t) => t.textContent));
+  check(`${lang} ledger: reason in the viewer's language`, why.some((w) => w === L('SMTP TLS report stored raw', 'SMTP TLS レポートを原本のまま保存しました')), why.join(' | '));
 
   // Intake status panel: no mailbox in this server's configuration.
   check(`${lang} intake panel: no mailbox configured`, (await text('#intake-no-mailboxes')).includes(L('No mailbox is configured', 'メールボックスが設定されていません')),
@@ -343,6 +346,8 @@ for (const lang of ['en', 'ja']) {
   const st = await page.$$eval('#upload-results table.data tbody [data-col=status]', (tds) => tds.map((t) => t.textContent));
   const want = lang === 'en' ? [L('imported'), L('not a report')] : ['重複', 'レポートではない'];
   check(`${lang} upload: per-file results`, JSON.stringify(st) === JSON.stringify(want), JSON.stringify(st));
+  const details = await text('#upload-results');
+  check(`${lang} upload: reasons in the viewer's language`, details.includes(L('no DMARC report found', 'DMARC レポートが見つかりません')), details);
   await shot(`upload-${lang}`);
 
   // Switch language with the selector and check it is remembered.

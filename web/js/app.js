@@ -11,6 +11,7 @@ import { h, mount } from './dom.js';
 import * as i18n from './i18n.js';
 import { t } from './i18n.js';
 import * as api from './api.js';
+import { loadReasons } from './reasons.js';
 import { resolveRange, validYmd } from './time.js';
 
 import overview from './views/overview.js';
@@ -173,7 +174,7 @@ function renderPrefs() {
 }
 
 async function boot() {
-  await i18n.setLang(i18n.detectLang(), false);
+  await Promise.all([i18n.setLang(i18n.detectLang(), false), loadReasons()]);
   try { await refreshMeta(); } catch (e) { meta = null; console.warn('meta:', e.message); }
   renderPrefs();
   document.getElementById('pref-lang').addEventListener('change', async (e) => {

@@ -7,6 +7,7 @@
 import { h, mount, table, badge } from '../dom.js';
 import { t, num, dateTime, bytes, getLang } from '../i18n.js';
 import * as api from '../api.js';
+import { reasonText } from '../reasons.js';
 import { pager, intOrNull, emptyState } from './common.js';
 
 const PAGE = 100;
@@ -105,7 +106,7 @@ export default {
           { key: 'input', label: t('col.input'), render: (x) => h('span', { class: 'break' }, x.input + (x.member ? ' › ' + x.member : '')) },
           { key: 'size', label: t('col.size'), num: true, render: (x) => bytes(x.size) },
           { key: 'status', label: t('col.status'), render: (x) => statusBadge(x.status) },
-          { key: 'reason', label: t('col.reason'), render: (x) => x.reason || '' },
+          { key: 'reason', label: t('col.reason'), render: (x) => h('span', { title: x.reason || '' }, reasonText(x.reason)) },
           { key: 'report', label: t('col.report'), render: (x) => (x.report ? h('a', { href: ctx.link('report', x.report) }, '#' + x.report) : '') },
         ], d.entries, { compact: true, rowClass: (x) => 'st-' + x.status }),
         // paging keeps the filters (ctx.update keeps only the common ones)

@@ -4,6 +4,7 @@
 import { h, mount, table } from '../dom.js';
 import { t, num, date, dateTime } from '../i18n.js';
 import * as api from '../api.js';
+import { reasonText } from '../reasons.js';
 import { resultBadge, dispositionBadge, policyText, section, pager, intOrNull } from './common.js';
 import { authList, reasonList } from './source.js';
 
@@ -29,7 +30,7 @@ export default {
       [t('report.generator'), r.generator || '—'], [t('report.imported'), dateTime(r.imported_at)],
     ];
     const notes = [...(Array.isArray(r.errors) ? r.errors.map((e) => [t('report.error'), e]) : []),
-      ...(Array.isArray(r.warnings) ? r.warnings.map((w) => [t('report.warning'), w]) : [])];
+      ...(Array.isArray(r.warnings) ? r.warnings.map((w) => [t('report.warning'), reasonText(w)]) : [])];
     mount(ctx.main,
       h('p', { class: 'crumbs' }, h('a', { href: ctx.link('reports', null) }, t('nav.reports')), ' › '),
       h('div', { class: 'title-row' }, h('h1', null, t('report.title', { reporter: r.reporter, domain: r.domain })),

@@ -4,6 +4,7 @@
 import { h, mount, table } from '../dom.js';
 import { t, num, bytes } from '../i18n.js';
 import * as api from '../api.js';
+import { reasonText } from '../reasons.js';
 import { statusBadge } from './ledger.js';
 
 const ACCEPT = '.xml,.gz,.zip,.eml,.mbox,.msg,.txt,application/xml,text/xml,application/gzip,application/zip,message/rfc822';
@@ -59,7 +60,7 @@ function renderResults(ctx, r) {
       { key: 'size', label: t('col.size'), num: true, render: (f) => bytes(f.size) },
       { key: 'status', label: t('col.status'), render: (f) => statusBadge(f.status) },
       { key: 'entries', label: t('col.details'), render: (f) => h('ul', { class: 'inline-list' }, f.entries.map((e) =>
-        h('li', null, (e.member ? e.member + ': ' : '') + t('ledger.status.' + e.status) + (e.reason ? ' — ' + e.reason : ''), ' ',
+        h('li', null, (e.member ? e.member + ': ' : '') + t('ledger.status.' + e.status) + (e.reason ? ' — ' + reasonText(e.reason) : ''), ' ',
           e.report ? h('a', { href: ctx.link('report', e.report) }, t('upload.view_report')) : null))) },
     ], r.files, { compact: true }),
     h('p', null, h('a', { href: ctx.link('overview', null) }, t('upload.to_overview')), ' · ',
