@@ -46,6 +46,9 @@ const char *cli_msg(const struct cli *cli, const char *key);
 void cli_msg_set_lang(const char *lang);
 /* ... and reads it back ("en" or "ja"). */
 const char *cli_msg_lang(void);
+/* A setting's description (or a type word) in the user's language:
+ * the `tr` of config_print_help. */
+const char *cli_setting_text(const char *key, const char *en);
 /* fprintf with the translated format of `key`. */
 void cli_msgf(const struct cli *cli, FILE *fp, const char *key, ...);
 

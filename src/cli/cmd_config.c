@@ -25,7 +25,7 @@ static void
 config_cmd_usage(FILE *fp)
 {
 	fprintf(fp, "%s\n\n", cli_msg(NULL, "config.usage"));
-	config_print_help(fp);
+	config_print_help(fp, cli_setting_text);
 }
 
 /* Reads one line from stdin and prints its crypto_pwhash string. */

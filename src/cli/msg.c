@@ -24,7 +24,7 @@ struct catalog {
 	size_t n;
 };
 
-static struct catalog cat_en, cat_ja;
+static struct catalog cat_en, cat_ja, cat_settings_ja;
 static const char *msg_lang = "en";   /* for callers without a struct cli */
 static pthread_once_t cat_once = PTHREAD_ONCE_INIT;
 
@@ -92,6 +92,7 @@ catalogs_load(void)
 {
 	catalog_load(&cat_en, "/i18n/cli.en.conf");
 	catalog_load(&cat_ja, "/i18n/cli.ja.conf");
+	catalog_load(&cat_settings_ja, "/i18n/settings.ja.conf");
 }
 
 static const char *
@@ -144,4 +145,17 @@ const char *
 cli_msg_lang(void)
 {
 	return msg_lang;
+}
+
+/* Settings reference (config_print_help): data/i18n/settings.ja.conf. */
+const char *
+cli_setting_text(const char *key, const char *en)
+{
+	const char *t;
+
+	if (msg_lang[0] != 'j')
+		return en;
+	pthread_once(&cat_once, catalogs_load);
+	t = lookup(&cat_settings_ja, key);
+	return t ? t : en;
 }

@@ -1038,18 +1038,51 @@ config_print_effective(const struct config *cfg, FILE *fp, int changed_only)
 	}
 }
 
-void
-config_print_help(FILE *fp)
+const char *
+config_setting_key(size_t i, char *buf, size_t len)
 {
+	size_t n;
+
+	for (n = 0; n < i && config_settings[n].name != NULL; n++)
+		;
+	if (config_settings[n].name == NULL)
+		return NULL;
+	snprintf(buf, len, "%s%s", config_settings[n].scope == CONFIG_MAILBOX ?
+	    "mailbox." : "", config_settings[n].name);
+	return buf;
+}
+
+static const char *
+config_tr_en(const char *key, const char *en)
+{
+	(void)key;
+	return en;
+}
+
+void
+config_print_help(FILE *fp, const char *(*tr)(const char *key,
+    const char *en))
+{
+	char key[128], tkey[64];
 	size_t i;
 
+	if (tr == NULL)
+		tr = config_tr_en;
 	for (i = 0; config_settings[i].name != NULL; i++) {
 		const struct config_setting *s = &config_settings[i];
-		fprintf(fp, "  %s%-28s %s (%s, default: %s)\n",
+		const char *type = config_type_name(s), *def;
+
+		config_setting_key(i, key, sizeof key);
+		if (s->type != CONFIG_ENUM) {
+			snprintf(tkey, sizeof tkey, "@type.%s", type);
+			type = tr(tkey, type);
+		}
+		def = s->def ? (*s->def ? s->def : tr("@empty", "empty")) :
+		    s->inherit ? s->inherit : tr("@none", "none");
+		fprintf(fp, "  %s%-28s %s (%s, %s: %s)\n",
 		    s->scope == CONFIG_MAILBOX ? "mailbox.NAME." : "",
-		    s->name, s->desc, config_type_name(s),
-		    s->def ? (*s->def ? s->def : "empty") :
-		    s->inherit ? s->inherit : "none");
+		    s->name, tr(key, s->desc), type, tr("@default", "default"),
+		    def);
 	}
 }
 

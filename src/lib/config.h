@@ -143,7 +143,16 @@ int config_parse_duration(const char *s, uint64_t *out);
  */
 void config_print_effective(const struct config *cfg, FILE *fp, int changed_only);
 /* One line per setting with its type, default and description (--help). */
-void config_print_help(FILE *fp);
+/*
+ * The settings reference for --help.  tr(key, english) gives the reader's
+ * language (NULL: English); keys: a setting's name ("imap.batch";
+ * "mailbox.url" for a mailbox setting), "@type.path" etc. for the type
+ * words, "@default", "@empty", "@none".
+ */
+void config_print_help(FILE *fp, const char *(*tr)(const char *key,
+    const char *en));
+/* The name tr() sees for setting i (NULL past the end), for tests. */
+const char *config_setting_key(size_t i, char *buf, size_t len);
 /* The settings table as Markdown (docs/configuration.md, between markers). */
 void config_print_markdown(FILE *fp);
 

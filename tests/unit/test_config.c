@@ -361,6 +361,61 @@ test_sample_config(void **state)
 	free(path);
 }
 
+/*
+ * Every setting has its Japanese description in data/i18n/settings.ja.conf
+ * (what `dmarcstat --lang ja config --help` shows), and every entry there
+ * is a setting or a word config_print_help asks for.
+ */
+static void
+test_settings_japanese(void **state)
+{
+	static const char *const words[] = { "@type.string", "@type.path",
+	    "@type.bool", "@type.number", "@type.size", "@type.duration",
+	    "@type.list", "@default", "@empty", "@none" };
+	const char *src = getenv("DMARCSTAT_SRC");
+	char path[1024], line[4096], key[128];
+	char *keys[512];
+	size_t nkeys = 0, i, w;
+	FILE *fp;
+
+	(void)state;
+	if (src == NULL)
+		skip();
+	snprintf(path, sizeof path, "%s/data/i18n/settings.ja.conf", src);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof line, fp) != NULL && nkeys < 512) {
+		char *eq = strstr(line, " = ");
+
+		if (line[0] == '#' || eq == NULL)
+			continue;
+		*eq = '\0';
+		assert_true(strlen(eq + 3) > 2);
+		keys[nkeys++] = xstrdup(line);
+	}
+	fclose(fp);
+	for (i = 0; config_setting_key(i, key, sizeof key) != NULL; i++) {
+		size_t k;
+
+		for (k = 0; k < nkeys && strcmp(keys[k], key) != 0; k++)
+			;
+		if (k == nkeys)
+			fail_msg("%s: no Japanese description in settings.ja.conf", key);
+	}
+	for (w = 0; w < sizeof words / sizeof words[0]; w++) {
+		size_t k;
+
+		for (k = 0; k < nkeys && strcmp(keys[k], words[w]) != 0; k++)
+			;
+		if (k == nkeys)
+			fail_msg("%s missing in settings.ja.conf", words[w]);
+	}
+	/* nothing stale: as many entries as settings and words */
+	assert_int_equal(nkeys, i + sizeof words / sizeof words[0]);
+	for (size_t k = 0; k < nkeys; k++)
+		free(keys[k]);
+}
+
 int
 main(void)
 {
@@ -374,6 +429,7 @@ main(void)
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_docs_match_table),
 		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_settings_japanese),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
