@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "lib/config.h"
 
 int cmd_config(struct cli *cli, int argc, char **argv);
@@ -36,24 +37,24 @@ config_cmd_hash_token(void)
 	size_t n;
 
 	if (sodium_init() < 0) {
-		fprintf(stderr, "dmarcstat: config: libsodium failed to initialise\n");
+		cli_errorf("config: libsodium failed to initialise");
 		return EXIT_SOFTWARE;
 	}
 	if (fgets(tok, sizeof tok, stdin) == NULL) {
-		fprintf(stderr, "dmarcstat: config: no token on standard input\n");
+		cli_errorf("config: no token on standard input");
 		return EXIT_USAGE;
 	}
 	tok[strcspn(tok, "\r\n")] = '\0';
 	n = strlen(tok);
 	if (n < 16) {
-		fprintf(stderr, "dmarcstat: config: token shorter than 16 characters\n");
+		cli_errorf("config: token shorter than 16 characters");
 		sodium_memzero(tok, sizeof tok);
 		return EXIT_USAGE;
 	}
 	if (crypto_pwhash_str(out, tok, n, crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
 		sodium_memzero(tok, sizeof tok);
-		fprintf(stderr, "dmarcstat: config: out of memory hashing the token\n");
+		cli_errorf("config: out of memory hashing the token");
 		return EXIT_SOFTWARE;
 	}
 	sodium_memzero(tok, sizeof tok);
@@ -84,7 +85,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 's':
 			if (nsets == CONFIG_CMD_MAX_SETS) {
-				fprintf(stderr, "dmarcstat: config: too many --set\n");
+				cli_errorf("config: too many --set");
 				return EXIT_USAGE;
 			}
 			sets[nsets++] = optarg;
@@ -113,7 +114,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((cfg = config_load(cli->config_path, sets, nsets, err, sizeof err)) == NULL) {
-		fprintf(stderr, "dmarcstat: config: %s\n", err);
+		cli_errorf("config: %s", err);
 		return EXIT_USAGE;
 	}
 	if (check) {

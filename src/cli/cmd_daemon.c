@@ -17,6 +17,7 @@
 
 #include "analyze/enrich.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "ingest/daemon.h"
 #include "lib/config.h"
 #include "store/store.h"
@@ -87,7 +88,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 's':
 			if (nsets == DAEMON_CMD_MAX_SETS) {
-				fprintf(stderr, "dmarcstat: daemon: too many --set\n");
+				cli_errorf("daemon: too many --set");
 				return EXIT_USAGE;
 			}
 			sets[nsets++] = optarg;
@@ -109,7 +110,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((cfg = config_load(cli->config_path, sets, nsets, err, sizeof err)) == NULL) {
-		fprintf(stderr, "dmarcstat: daemon: %s\n", err);
+		cli_errorf("daemon: %s", err);
 		return EXIT_USAGE;
 	}
 	/* the config's database unless --db or $DMARCSTAT_DB chose one */
@@ -118,7 +119,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		db = config_str(cfg, "database");
 	daemon_set_enrich(daemon_cmd_enrich, NULL);
 	if ((d = daemon_new(cfg, db, sets, err, sizeof err)) == NULL) {
-		fprintf(stderr, "dmarcstat: daemon: %s\n", err);
+		cli_errorf("daemon: %s", err);
 		config_free(&cfg);
 		return EXIT_TEMPFAIL;
 	}

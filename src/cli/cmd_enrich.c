@@ -34,7 +34,7 @@ enrich_cli_num(const char *opt, const char *s, long lo, long hi, long *out)
 	long v = strtol(s, &end, 10);
 
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "dmarcstat: enrich: %s: expected %ld..%ld\n", opt, lo, hi);
+		cli_errorf("enrich: %s: expected %ld..%ld", opt, lo, hi);
 		return -1;
 	}
 	*out = v;
@@ -109,7 +109,7 @@ cmd_enrich(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	db = store_sqlite_handle(st);
 	if (db == NULL) {
-		fprintf(stderr, "dmarcstat: enrich: needs the SQLite store\n");
+		cli_errorf("enrich: needs the SQLite store");
 		store_close(&st);
 		return EXIT_SOFTWARE;
 	}
@@ -124,7 +124,7 @@ cmd_enrich(struct cli *cli, int argc, char **argv)
 		fputc('\n', stderr);
 	store_close(&st);
 	if (rc != 0) {
-		fprintf(stderr, "dmarcstat: enrich: %s\n", err);
+		cli_errorf("enrich: %s", err);
 		return strstr(err, "--resolver") ? EXIT_USAGE : EXIT_TEMPFAIL;
 	}
 	if (cli->format == CLI_JSON) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "ingest/daemon.h"
 #include "ingest/imap.h"
 #include "lib/config.h"
@@ -83,18 +84,18 @@ cmd_fetch(struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((cfg = config_load(cli->config_path, sets, nsets, err, sizeof err)) == NULL) {
-		fprintf(stderr, "dmarcstat: fetch: %s\n", err);
+		cli_errorf("fetch: %s", err);
 		return EXIT_USAGE;
 	}
 	for (j = 0; j < nonly; j++)
 		if (config_mailbox_find(cfg, only[j]) == NULL) {
-			fprintf(stderr, "dmarcstat: fetch: no [mailbox %s] in the configuration\n",
+			cli_errorf("fetch: no [mailbox %s] in the configuration",
 			    only[j]);
 			config_free(&cfg);
 			return EXIT_USAGE;
 		}
 	if (config_mailbox_count(cfg) == 0) {
-		fprintf(stderr, "dmarcstat: fetch: no [mailbox NAME] section in the configuration\n");
+		cli_errorf("fetch: no [mailbox NAME] section in the configuration");
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
@@ -105,7 +106,7 @@ cmd_fetch(struct cli *cli, int argc, char **argv)
 		return busy ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
 	}
 	if (imap_state_init(st, err, sizeof err) != 0) {
-		fprintf(stderr, "dmarcstat: fetch: %s\n", err);
+		cli_errorf("fetch: %s", err);
 		store_close(&st);
 		config_free(&cfg);
 		return EXIT_TEMPFAIL;
@@ -125,7 +126,7 @@ cmd_fetch(struct cli *cli, int argc, char **argv)
 		polled++;
 		r = imap_poll(cfg, mb, st, &lim, cli->quiet ? NULL : stderr, NULL, &res);
 		if (r < 0) {
-			fprintf(stderr, "dmarcstat: fetch: mailbox %s: %s\n", name, res.err);
+			cli_errorf("fetch: mailbox %s: %s", name, res.err);
 			rc = EXIT_TEMPFAIL;
 		} else if (r == 1 && rc == EXIT_OK)
 			rc = EXIT_SOME_BAD;
@@ -142,7 +143,7 @@ cmd_fetch(struct cli *cli, int argc, char **argv)
 	store_close(&st);
 	config_free(&cfg);
 	if (polled == 0 && rc == EXIT_OK) {
-		fprintf(stderr, "dmarcstat: fetch: every mailbox is disabled\n");
+		cli_errorf("fetch: every mailbox is disabled");
 		return EXIT_SOME_BAD;
 	}
 	return rc;

@@ -73,7 +73,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	cfg = config_load(cli->config_path, sets, nsets, cerr, sizeof cerr);
 	free(sets);
 	if (cfg == NULL) {
-		fprintf(stderr, "dmarcstat: %s\n", cerr);
+		cli_errorf("%s", cerr);
 		return EXIT_USAGE;
 	}
 	config_limits(cfg, &lim);

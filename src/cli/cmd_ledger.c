@@ -62,7 +62,7 @@ cmd_ledger(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	rows = query_ledger(st, &q, status);
 	if (rows == NULL) {
-		fprintf(stderr, "dmarcstat: %s\n", store_errmsg(st));
+		cli_errorf("%s", store_errmsg(st));
 		store_close(&st);
 		return EXIT_TEMPFAIL;
 	}

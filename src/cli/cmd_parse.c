@@ -50,10 +50,10 @@ say(struct parse_ctx *p, const char *label, const char *status, const char *why)
 		if ((unsigned char)*c < 0x20)
 			*c = '?';
 	if (label && *label)
-		fprintf(stderr, "dmarcstat: %s [%s]: %s: %s\n", p->name, label,
+		cli_errorf("%s [%s]: %s: %s", p->name, label,
 		    status, clean);
 	else
-		fprintf(stderr, "dmarcstat: %s: %s: %s\n", p->name, status, clean);
+		cli_errorf("%s: %s: %s", p->name, status, clean);
 	free(clean);
 }
 
@@ -183,7 +183,7 @@ on_error(void *ctx, const char *name, const char *reason)
 
 	char buf[1024];
 
-	fprintf(stderr, "dmarcstat: %s: %s: %s\n", name, cli_status_word("error"),
+	cli_errorf("%s: %s: %s", name, cli_status_word("error"),
 	    cli_reason(reason, buf, sizeof buf));
 	p->any_bad = 1;
 }
@@ -223,7 +223,7 @@ cmd_parse(struct cli *cli, int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		walk_path(argv[i], &p.lim, &cb);
 	if (p.json && report_json_free(&p.json) < 0) {
-		fprintf(stderr, "dmarcstat: cannot write the output\n");
+		cli_errorf("cannot write the output");
 		rc = EXIT_SOFTWARE;
 	}
 	free(p.chunk);

@@ -122,7 +122,7 @@ cmd_readiness(struct cli *cli, int argc, char **argv)
 		case 'u': {
 			int64_t t;
 			if (cli_parse_time(optarg, now, &t) != 0) {
-				fprintf(stderr, "dmarcstat: %s: %s\n", optarg, cli_msg(cli, "err.bad_time"));
+				cli_errorf("%s: %s", optarg, cli_msg(cli, "err.bad_time"));
 				return EXIT_USAGE;
 			}
 			if (c == 's')
@@ -135,7 +135,7 @@ cmd_readiness(struct cli *cli, int argc, char **argv)
 			char *end;
 			long d = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || d <= 0 || d > 3660) {
-				fprintf(stderr, "dmarcstat: --days: 1..3660\n");
+				cli_errorf("--days: 1..3660");
 				return EXIT_USAGE;
 			}
 			since = now - (int64_t)d * 86400;
@@ -160,7 +160,7 @@ cmd_readiness(struct cli *cli, int argc, char **argv)
 	r = analyze_readiness_json(st, argv[optind], since, until);
 	store_close(&st);
 	if (r == NULL) {
-		fprintf(stderr, "dmarcstat: readiness: %s\n", analyze_errmsg());
+		cli_errorf("readiness: %s", analyze_errmsg());
 		return EXIT_TEMPFAIL;
 	}
 	if (cli->format == CLI_JSON)

@@ -50,7 +50,7 @@ cmd_reparse(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	n = reparse_list(st, &items);
 	if (n < 0) {
-		fprintf(stderr, "dmarcstat: %s\n", store_errmsg(st));
+		cli_errorf("%s", store_errmsg(st));
 		store_close(&st);
 		return EXIT_TEMPFAIL;
 	}
@@ -62,14 +62,14 @@ cmd_reparse(struct cli *cli, int argc, char **argv)
 		/* delete and re-import inside one transaction: all or nothing */
 		if (store_begin(st) != 0 ||
 		    reparse_delete_reports(st, items[i].raw_id) < 0) {
-			fprintf(stderr, "dmarcstat: %s\n", store_errmsg(st));
+			cli_errorf("%s", store_errmsg(st));
 			store_rollback(st);
 			rc = EXIT_TEMPFAIL;
 			break;
 		}
 		rd = store_raw_open(st, items[i].raw_id);
 		if (rd == NULL) {
-			fprintf(stderr, "dmarcstat: %s: %s\n", items[i].input,
+			cli_errorf("%s: %s", items[i].input,
 			    store_errmsg(st));
 			store_rollback(st);
 			rc = EXIT_SOME_BAD;

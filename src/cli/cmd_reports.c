@@ -65,7 +65,7 @@ cmd_reports(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	rows = query_reports(st, &q);
 	if (rows == NULL) {
-		fprintf(stderr, "dmarcstat: %s\n", store_errmsg(st));
+		cli_errorf("%s", store_errmsg(st));
 		store_close(&st);
 		return EXIT_TEMPFAIL;
 	}

@@ -44,7 +44,7 @@ senders_catalog(struct cli *cli)
 		cli_output_rows(cli, json_object_get(c, "services"), cols, sizeof(cols) / sizeof(cols[0]));
 	}
 	if (json_is_string(json_object_get(c, "error")))
-		fprintf(stderr, "dmarcstat: senders catalog: %s\n",
+		cli_errorf("senders catalog: %s",
 		    json_string_value(json_object_get(c, "error")));
 	json_decref(c);
 	return EXIT_OK;
@@ -108,7 +108,7 @@ cmd_senders(struct cli *cli, int argc, char **argv)
 	out = analyze_senders_json(st, &q);
 	store_close(&st);
 	if (out == NULL) {
-		fprintf(stderr, "dmarcstat: senders: %s\n", analyze_errmsg());
+		cli_errorf("senders: %s", analyze_errmsg());
 		return EXIT_TEMPFAIL;
 	}
 	groups = json_object_get(out, "groups");

@@ -95,7 +95,7 @@ cmd_show(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	r = query_report(st, id);
 	if (r == NULL || json_is_null(r)) {
-		fprintf(stderr, "dmarcstat: %lld: %s\n", id, cli_msg(cli, "err.no_report"));
+		cli_errorf("%lld: %s", id, cli_msg(cli, "err.no_report"));
 		json_decref(r);
 		store_close(&st);
 		return EXIT_SOME_BAD;

@@ -137,7 +137,7 @@ sources_show(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	out = analyze_sources_filter_json(st, &q, cls);
 	if (out == NULL) {
-		fprintf(stderr, "dmarcstat: sources: %s\n", analyze_errmsg());
+		cli_errorf("sources: %s", analyze_errmsg());
 		store_close(&st);
 		return strstr(analyze_errmsg(), "class") ? EXIT_USAGE : EXIT_TEMPFAIL;
 	}
@@ -198,19 +198,19 @@ sources_rule(struct cli *cli, int argc, char **argv)
 		nkinds++;
 	}
 	if (nkinds != 1 || optind < argc) {
-		fprintf(stderr, "dmarcstat: sources %s: give exactly one of IP/CIDR, --host, --service, --dkim\n",
+		cli_errorf("sources %s: give exactly one of IP/CIDR, --host, --service, --dkim",
 		    action);
 		return EXIT_USAGE;
 	}
 	if (strcmp(action, "tag") == 0 && tag == NULL) {
-		fprintf(stderr, "dmarcstat: sources tag: --tag NAME is required\n");
+		cli_errorf("sources tag: --tag NAME is required");
 		return EXIT_USAGE;
 	}
 	st = cli_open_store(cli, 0, &busy);
 	if (st == NULL)
 		return EXIT_TEMPFAIL;
 	if (analyze_rule_add(st, action, kind, pattern, tag, note, domain, &id, err, sizeof(err)) != 0) {
-		fprintf(stderr, "dmarcstat: sources %s: %s\n", action, err);
+		cli_errorf("sources %s: %s", action, err);
 		store_close(&st);
 		return strstr(err, "sender_rules") ? EXIT_TEMPFAIL : EXIT_USAGE;
 	}
@@ -255,7 +255,7 @@ sources_list(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	out = analyze_rules_json(st);
 	if (out == NULL) {
-		fprintf(stderr, "dmarcstat: sources list: %s\n", analyze_errmsg());
+		cli_errorf("sources list: %s", analyze_errmsg());
 		store_close(&st);
 		return EXIT_TEMPFAIL;
 	}
@@ -280,7 +280,7 @@ sources_remove(struct cli *cli, int argc, char **argv)
 		return sources_usage(cli, argc == 2 ? EXIT_OK : EXIT_USAGE);
 	id = strtoll(argv[1], &end, 10);
 	if (*argv[1] == '\0' || *end != '\0' || id <= 0) {
-		fprintf(stderr, "dmarcstat: sources remove: not a rule number: %s\n", argv[1]);
+		cli_errorf("sources remove: not a rule number: %s", argv[1]);
 		return EXIT_USAGE;
 	}
 	st = cli_open_store(cli, 0, &busy);
@@ -289,11 +289,11 @@ sources_remove(struct cli *cli, int argc, char **argv)
 	rc = analyze_rule_remove(st, id, err, sizeof(err));
 	store_close(&st);
 	if (rc < 0) {
-		fprintf(stderr, "dmarcstat: sources remove: %s\n", err);
+		cli_errorf("sources remove: %s", err);
 		return EXIT_TEMPFAIL;
 	}
 	if (rc == 1) {
-		fprintf(stderr, "dmarcstat: sources remove: no rule %lld\n", id);
+		cli_errorf("sources remove: no rule %lld", id);
 		return EXIT_SOME_BAD;
 	}
 	if (!cli->quiet && cli->format != CLI_JSON)
@@ -318,6 +318,6 @@ cmd_sources(struct cli *cli, int argc, char **argv)
 		return sources_list(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "remove") == 0 || strcmp(sub, "rm") == 0)
 		return sources_remove(cli, argc - 1, argv + 1);
-	fprintf(stderr, "dmarcstat: sources: unknown subcommand %s\n", sub);
+	cli_errorf("sources: unknown subcommand %s", sub);
 	return sources_usage(cli, EXIT_USAGE);
 }

@@ -73,7 +73,7 @@ cmd_summary(struct cli *cli, int argc, char **argv)
 	} else if (strcmp(by, "day") == 0) {
 		cols[0] = (struct column){ "day", "col.day", COL_DAY };
 	} else {
-		fprintf(stderr, "dmarcstat: %s\n", cli_msg(cli, "err.bad_by"));
+		cli_errorf("%s", cli_msg(cli, "err.bad_by"));
 		return EXIT_USAGE;
 	}
 	st = cli_open_store(cli, 1, NULL);
@@ -81,7 +81,7 @@ cmd_summary(struct cli *cli, int argc, char **argv)
 		return EXIT_TEMPFAIL;
 	rows = query_summary(st, &q, by);
 	if (rows == NULL) {
-		fprintf(stderr, "dmarcstat: %s\n", store_errmsg(st));
+		cli_errorf("%s", store_errmsg(st));
 		store_close(&st);
 		return EXIT_TEMPFAIL;
 	}

@@ -3,6 +3,7 @@
  * one-line error, parsing dates and durations given on the command line.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +35,9 @@ cli_open_store(struct cli *cli, int readonly, int *busy)
 	if (st == NULL) {
 		/* the store's reason may already name the file */
 		if (strncmp(err, cli->db_path, plen) == 0 && err[plen] == ':')
-			fprintf(stderr, "dmarcstat: %s\n", err);
+			cli_errorf("%s", err);
 		else
-			fprintf(stderr, "dmarcstat: %s: %s\n", cli->db_path, err);
+			cli_errorf("%s: %s", cli->db_path, err);
 		if (busy && (errno == EBUSY || strstr(err, "locked")))
 			*busy = 1;
 	}
@@ -121,7 +122,7 @@ cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q)
 	case 's':
 	case 'u':
 		if (cli_parse_time(arg, now, &t) != 0) {
-			fprintf(stderr, "dmarcstat: %s: %s\n", arg,
+			cli_errorf("%s: %s", arg,
 			    cli_msg(cli, "err.bad_time"));
 			return EXIT_USAGE;
 		}
@@ -149,4 +150,16 @@ const char *
 cli_reason(const char *reason, char *buf, size_t len)
 {
 	return reason_tr(cli_msg_lang(), reason, buf, len, NULL);
+}
+
+void
+cli_errorf(const char *fmt, ...)
+{
+	char msg[1024], buf[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "dmarcstat: %s\n", cli_reason(msg, buf, sizeof buf));
 }

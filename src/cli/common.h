@@ -44,6 +44,10 @@ int cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q);
 const char *cli_status_word(const char *status);
 const char *cli_reason(const char *reason, char *buf, size_t len);
 
+/* "dmarcstat: MESSAGE" on stderr, the English MESSAGE in the user's
+ * language when the reasons catalog knows it. */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Prints a JSON value (pretty on a terminal). */
 void cli_output_json(const struct cli *cli, json_t *v);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 
 typedef int cmd_fn(struct cli *, int, char **);
 
@@ -122,7 +123,7 @@ main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
 		if (commands[i].fn == NULL) {
-			fprintf(stderr, "dmarcstat: %s: %s\n", argv[optind],
+			cli_errorf("%s: %s", argv[optind],
 			    cli_msg(&cli, "err.not_built"));
 			return EXIT_USAGE;
 		}
@@ -133,7 +134,7 @@ main(int argc, char **argv)
 			return commands[i].fn(&cli, sub_argc, sub_argv);
 		}
 	}
-	fprintf(stderr, "dmarcstat: %s: %s\n", argv[optind],
+	cli_errorf("%s: %s", argv[optind],
 	    cli_msg(&cli, "err.unknown_command"));
 	usage(&cli, stderr);
 	return EXIT_USAGE;
