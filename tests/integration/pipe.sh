@@ -36,10 +36,14 @@ imp "$JUNK"; rc=$?
 	fail "ledger rows for the piped inputs missing"
 
 # hold the write lock for 9 s (dmarcstat waits 5 s, then gives up with 75)
-{ echo 'BEGIN EXCLUSIVE;'; echo 'SELECT 1;'; sleep 9; echo 'COMMIT;'; } |
+{ echo '.timeout 5000'; echo 'BEGIN EXCLUSIVE;'; echo 'SELECT 1;'; sleep 9; echo 'COMMIT;'; } |
 	sqlite3 "$DB" > /dev/null &
 LPID=$!
-sleep 0.5
+# until the lock is really held
+for _ in $(seq 100); do
+	sqlite3 "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 || break
+	sleep 0.05
+done
 t0=$(date +%s)
 imp "$R2" 2> "$T/err"; rc=$?
 [ "$rc" = 75 ] || fail "locked database: exit $rc, want 75 ($(cat "$T/err"))"
