@@ -46,8 +46,8 @@
 #define INGEST_MEM_MAX   (16u << 20)   /* inputs above this are spilled to a temp file */
 #define INGEST_CHUNK     (64u << 10)
 #define INGEST_LABEL_MAX 240
-#define QUEUE_EVENTS     4096
-#define QUEUE_BYTES      (4u << 20)
+#define QUEUE_EVENTS     16384         /* ~2,700 small reports: a commit or */
+#define QUEUE_BYTES      (4u << 20)    /* checkpoint does not stall the parser */
 #define QUEUE_WAKE       256           /* events before a sleeping consumer is woken */
 
 enum ev_kind {

@@ -917,16 +917,21 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	/* statement journals in memory: they hold one statement's pages */
 	if (rc == 0 && !readonly)
 		rc = sq_exec(s, "PRAGMA temp_store=MEMORY", "setting pragmas");
-	/* checkpoint every 16 MiB of WAL instead of 4: a page rewritten by
-	 * several batches is copied into the database once (bench_store:
-	 * -8 us per report) */
+	/* checkpoint every 4096 pages (32 MiB of WAL with 8 KiB pages): a
+	 * page rewritten by several batches is copied into the database once
+	 * (bench_store: -8 us per report) */
 	if (rc == 0 && !readonly)
 		rc = sq_exec(s, "PRAGMA wal_autocheckpoint=4096",
 		    "setting pragmas");
+	/* page cache: 16 MiB for readers; 12 MiB for a writer, which shares
+	 * the import's memory bound (< 64 MiB for a 200 MB report) with the
+	 * ingest queue (bench/README.md) */
 	if (rc == 0)
 		rc = sq_exec(s, "PRAGMA synchronous=NORMAL;"
-		    "PRAGMA foreign_keys=ON;"
-		    "PRAGMA cache_size=-16384", "setting pragmas");
+		    "PRAGMA foreign_keys=ON;", "setting pragmas");
+	if (rc == 0)
+		rc = sq_exec(s, readonly ? "PRAGMA cache_size=-16384" :
+		    "PRAGMA cache_size=-12288", "setting pragmas");
 	/* readers (the dashboard's, the analysis') map the file: a random
 	 * lookup costs no read() (address space only; the page cache is the
 	 * kernel's).  Not writers: there it costs the import ~4 us/report. */

@@ -145,10 +145,13 @@ check "rules: DELETE again is 404" '[ "$(code -X DELETE -H "X-Dmarcstat-Action: 
 check "rules: removal reclassifies at once" '[ "$(J "senders/sources?$Q&source=198.51.100.25" | jq_ "d[\"sources\"][0][\"class\"]")" = spoofing ]'
 check "405 PUT on rules" '[ "$(code -X PUT "$B/api/rules")" = 405 ]'
 check "enrichment status" '[ "$(J enrichment | jq_ "d[\"ips\"] == $(sqlite3 "$DB" "select count(distinct source_ip) from records")")" = True ]'
-# Latency: cached analysis answers quickly (first call computes).
+# Filtering and sorting a computed period answers the same as asking
+# afresh (from the cache; its speed is measured by bench/bench_api.sh, not
+# in a test)
 J "senders/sources?$Q" >/dev/null
-t0=$(date +%s%N); for _ in 1 2 3 4 5; do J "senders/sources?$Q&class=spoofing&sort=host" >/dev/null; done; t1=$(date +%s%N)
-check "senders/sources from the cache ($(( (t1 - t0) / 5000000 )) ms per call)" '[ $(( (t1 - t0) / 5000000 )) -lt 100 ]'
+a1=$(J "senders/sources?$Q&class=spoofing&sort=host")
+a2=$(J "senders/sources?$Q&class=spoofing&sort=host")
+check "senders/sources: a repeated request answers the same" '[ -n "$a1" ] && [ "$a1" = "$a2" ]'
 
 # Errors: JSON with the right status.
 check "404 unknown endpoint" '[ "$(code "$B/api/nope")" = 404 ]'
