@@ -23,8 +23,10 @@
  * machine; store_close (its final checkpoint) is inside the clock.
  *
  * Figures (2-core EPYC VM, shared, Release, 20,000 reports, batch 500):
- *   --records 8 (~8 records/report)   before 2026-12: ~265 us   now: ~110 us
- *   --records 3 (dmarcgen's ~2.9)     before: ~114 us           now: ~55 us
+ *   --records 8 (~8 records/report)   before 2026-12: ~265 us   then: ~110 us   now: ~84 us
+ *   --records 3 (dmarcgen's ~2.9)     before: ~114 us           then: ~55 us    now: ~42 us
+ * ("then" = git b1a0435; "now" = one reports row per report, records.detail
+ * instead of three child tables, 8 KiB pages.)  bench/run.sh runs --records 3.
  * "before" = the write path of commit 5366d82 (one statement per row,
  * daily_day and daily_ip indexes).
  *
