@@ -180,23 +180,32 @@ match(const struct pat *p, size_t ti, const char *s, size_t n, size_t pos,
 struct out {
 	char *p;
 	size_t len, cap;             /* cap includes the NUL */
+	int full;                    /* a piece was cut: nothing more fits */
 };
 
 static void
 put(struct out *o, const char *s, size_t n)
 {
-	if (o->len + 1 >= o->cap)
+	if (o->full || o->len + 1 >= o->cap)
 		return;
-	if (n > o->cap - 1 - o->len)
+	if (n > o->cap - 1 - o->len) {
+		/* cut, but never inside a UTF-8 sequence, and the end: the
+		 * output stays a prefix of the whole translation */
 		n = o->cap - 1 - o->len;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		o->full = 1;
+	}
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
 	o->p[o->len] = '\0';
 }
 
+/* back to a mark taken as (len, full) */
 static void
-rewind_to(struct out *o, size_t mark)
+rewind_to(struct out *o, size_t mark, int full)
 {
+	o->full = full;
 	o->len = mark;
 	o->p[o->len] = '\0';
 }
@@ -210,7 +219,7 @@ tr_capture(const char *s, size_t n, struct out *o, int depth)
 {
 	const char *sep;
 	size_t start = 0, mark = o->len;
-	int done = 0;
+	int done = 0, full = o->full;
 
 	if (tr(s, n, o, depth))
 		return 1;
@@ -228,7 +237,7 @@ tr_capture(const char *s, size_t n, struct out *o, int depth)
 		start = (size_t)(sep - s) + 2;
 	}
 	if (!done) {
-		rewind_to(o, mark);
+		rewind_to(o, mark, full);
 		put(o, s, n);
 	}
 	return done;
@@ -242,6 +251,7 @@ tr(const char *s, size_t n, struct out *o, int depth)
 	struct span caps[REASON_CAPS];
 	const char *colon;
 	size_t i, mark = o->len;
+	int full = o->full;
 
 	if (depth >= REASON_DEPTH)
 		return 0;
@@ -285,7 +295,7 @@ tr(const char *s, size_t n, struct out *o, int depth)
 		put(o, s, head);
 		if (tr(s + head, n - head, o, depth + 1))
 			return 1;
-		rewind_to(o, mark);
+		rewind_to(o, mark, full);
 	}
 	return 0;
 }
@@ -294,7 +304,7 @@ const char *
 reason_tr(const char *lang, const char *text, char *out, size_t outlen,
     int *done)
 {
-	struct out o = { out, 0, outlen };
+	struct out o = { out, 0, outlen, 0 };
 	size_t n;
 	int ok = 0;
 
