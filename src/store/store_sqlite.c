@@ -646,6 +646,45 @@ sq_get(struct store_sqlite *s, enum sq_stmt_id id)
 }
 
 /* runs a bound statement that returns no row; always resets it */
+/*
+ * "HEAD (?,...),(?,...) TAIL": nrow rows of ncol parameters, prepared
+ * once per handle (SQLITE_PREPARE_PERSISTENT) into *slot; the multi-row
+ * INSERTs of the write path (records, daily, daily_org).
+ */
+static sqlite3_stmt *
+sq_prepare_rows(struct store_sqlite *s, sqlite3_stmt **slot, const char *head,
+    size_t ncol, size_t nrow, const char *tail)
+{
+	size_t hl = strlen(head), tl = strlen(tail), at, i, j;
+	char *sql;
+	int rc;
+
+	if (*slot != NULL)
+		return *slot;
+	sql = xmalloc(hl + nrow * (2 * ncol + 2) + tl + 2);
+	memcpy(sql, head, hl);
+	at = hl;
+	for (i = 0; i < nrow; i++) {
+		sql[at++] = i ? ',' : ' ';
+		sql[at++] = '(';
+		for (j = 0; j < ncol; j++) {
+			if (j)
+				sql[at++] = ',';
+			sql[at++] = '?';
+		}
+		sql[at++] = ')';
+	}
+	memcpy(sql + at, tail, tl + 1);
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot,
+	    NULL);
+	free(sql);
+	if (rc != SQLITE_OK) {
+		sq_fail(s, rc, "prepare");
+		*slot = NULL;
+	}
+	return *slot;
+}
+
 static int
 sq_done(struct store_sqlite *s, sqlite3_stmt *stmt, const char *what)
 {
@@ -1568,30 +1607,10 @@ sq_bind_daily(sqlite3_stmt *stmt, const struct sq_daily_key *k, int64_t day,
 static sqlite3_stmt *
 sq_daily_multi(struct store_sqlite *s)
 {
-	static const char head[] = "INSERT INTO daily(day,policy_domain,"
-	    "header_from,source_ip,org_name,disposition,dkim_eval,spf_eval,"
-	    "messages) VALUES";
-	static const char row[] = "(?,?,?,?,?,?,?,?,?),";
-	static const char tail[] = " ON CONFLICT DO UPDATE SET "
-	    "messages=messages+excluded.messages";
-	char sql[sizeof head + SQ_DAILY_ROWS * (sizeof row - 1) + sizeof tail];
-	size_t at, i;
-	int rc;
-
-	if (s->daily_multi != NULL)
-		return s->daily_multi;
-	memcpy(sql, head, sizeof head - 1);
-	at = sizeof head - 1;
-	for (i = 0; i < SQ_DAILY_ROWS; i++, at += sizeof row - 1)
-		memcpy(sql + at, row, sizeof row - 1);
-	memcpy(sql + at - 1, tail, sizeof tail);  /* over the last comma */
-	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &s->daily_multi, NULL);
-	if (rc != SQLITE_OK) {
-		sq_fail(s, rc, "prepare");
-		s->daily_multi = NULL;
-	}
-	return s->daily_multi;
+	return sq_prepare_rows(s, &s->daily_multi, "INSERT INTO daily(day,"
+	    "policy_domain,header_from,source_ip,org_name,disposition,"
+	    "dkim_eval,spf_eval,messages) VALUES", 9, SQ_DAILY_ROWS,
+	    " ON CONFLICT DO UPDATE SET messages=messages+excluded.messages");
 }
 
 /* writes one delta to `daily`: upsert when > 0, decrement + prune when < 0 */
@@ -1800,31 +1819,11 @@ sq_org_bind(sqlite3_stmt *stmt, int at, const struct sq_org_delta *d)
 static sqlite3_stmt *
 sq_org_multi(struct store_sqlite *s)
 {
-	static const char head[] = "INSERT INTO daily_org(org_name,day,"
-	    "messages,pass,spf,dkim) SELECT * FROM (VALUES";
-	static const char row[] = "(?,?,?,?,?,?),";
-	static const char tail[] = ") WHERE column1 IS NOT NULL "
-	    "ON CONFLICT DO UPDATE SET messages=messages+excluded.messages,"
-	    "pass=pass+excluded.pass,spf=spf+excluded.spf,"
-	    "dkim=dkim+excluded.dkim";
-	char sql[sizeof head + SQ_ORG_ROWS * (sizeof row - 1) + sizeof tail];
-	size_t at, i;
-	int rc;
-
-	if (s->org_multi != NULL)
-		return s->org_multi;
-	memcpy(sql, head, sizeof head - 1);
-	at = sizeof head - 1;
-	for (i = 0; i < SQ_ORG_ROWS; i++, at += sizeof row - 1)
-		memcpy(sql + at, row, sizeof row - 1);
-	memcpy(sql + at - 1, tail, sizeof tail);  /* over the last comma */
-	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &s->org_multi, NULL);
-	if (rc != SQLITE_OK) {
-		sq_fail(s, rc, "prepare");
-		s->org_multi = NULL;
-	}
-	return s->org_multi;
+	return sq_prepare_rows(s, &s->org_multi, "INSERT INTO daily_org("
+	    "org_name,day,messages,pass,spf,dkim) SELECT * FROM (VALUES", 6,
+	    SQ_ORG_ROWS, ") WHERE column1 IS NOT NULL ON CONFLICT DO UPDATE "
+	    "SET messages=messages+excluded.messages,pass=pass+excluded.pass,"
+	    "spf=spf+excluded.spf,dkim=dkim+excluded.dkim");
 }
 
 /*
@@ -2307,34 +2306,9 @@ static sqlite3_stmt *
 sq_rows_stmt(struct store_sqlite *s, int t, int k)
 {
 	struct sq_rows *r = &s->rows[t];
-	size_t nrow = (size_t)1 << k, at, i, j, hl = strlen(r->head);
-	char *sql;
-	int rc;
 
-	if (r->stmt[k] != NULL)
-		return r->stmt[k];
-	sql = xmalloc(hl + nrow * (2 * (size_t)r->ncol + 2) + 1);
-	memcpy(sql, r->head, hl);
-	at = hl;
-	for (i = 0; i < nrow; i++) {
-		sql[at++] = i ? ',' : ' ';
-		sql[at++] = '(';
-		for (j = 0; j < (size_t)r->ncol; j++) {
-			sql[at++] = j ? ',' : '?';
-			if (j)
-				sql[at++] = '?';
-		}
-		sql[at++] = ')';
-	}
-	sql[at] = '\0';
-	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &r->stmt[k], NULL);
-	free(sql);
-	if (rc != SQLITE_OK) {
-		sq_fail(s, rc, "prepare");
-		r->stmt[k] = NULL;
-	}
-	return r->stmt[k];
+	return sq_prepare_rows(s, &r->stmt[k], r->head, (size_t)r->ncol,
+	    (size_t)1 << k, "");
 }
 
 /* inserts the buffered rows of table t, 32, 16, ... 1 per statement */
