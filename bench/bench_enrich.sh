@@ -5,6 +5,7 @@
 # exit 1 when the target is missed, 77 when dnsmasq is missing.
 set -uo pipefail
 BUILD=${1:?usage: bench/bench_enrich.sh BUILD_DIR}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_ENRICH_IPS:-10000}
 DNSMASQ=$(command -v dnsmasq 2>/dev/null || echo /usr/sbin/dnsmasq)
 [ -x "$DNSMASQ" ] || { echo "enrich: skipped (no dnsmasq)"; exit 77; }
@@ -28,7 +29,8 @@ PY
 	--port="$PORT" --listen-address=127.0.0.1 --bind-interfaces --user=nobody --pid-file= \
 	--cache-size=0 --local=/in-addr.arpa/ --local=/example.net/ 2>"$T/err" &
 DPID=$!
-sleep 0.5
+. "$SRC/tests/lib/dns.sh"
+dns_wait "$PORT" || { echo "enrich: dnsmasq does not answer"; cat "$T/err"; exit 1; }
 export DMARCSTAT_DB="$T/b.db"
 start=$(date +%s.%N)
 xargs -a "$T/ips" "$BUILD/dmarcstat" enrich --json --resolver 127.0.0.1:"$PORT" > "$T/out" || { cat "$T/out"; exit 1; }

@@ -12,6 +12,7 @@
 # Exit 77 (skip) when dnsmasq or python3 is missing.
 set -u
 BIN=${DMARCSTAT_BIN:?}
+SRC=${DMARCSTAT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || { echo "skip: no dnsmasq"; exit 77; }
 DNSMASQ=$(command -v dnsmasq 2>/dev/null || echo /usr/sbin/dnsmasq)
 command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
@@ -67,18 +68,9 @@ PIDS+=($!)
 	--log-queries --log-facility="$T/dnsmasq.log" 2>"$T/dnsmasq.err" &
 PIDS+=($!)
 
+. "$SRC/tests/lib/dns.sh"
 for _ in $(seq 50); do
-	[ -f "$T/fake.ready" ] && python3 - "$PORT" <<'PY' && break
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
-# a PTR query for 10.2.0.192.in-addr.arpa
-q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(l)]) + l.encode() for l in "10.2.0.192.in-addr.arpa".split(".")) + b"\x00\x00\x0c\x00\x01"
-s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
-try:
-    s.recvfrom(512); sys.exit(0)
-except Exception:
-    sys.exit(1)
-PY
+	[ -f "$T/fake.ready" ] && dns_answers "$PORT" && break
 	sleep 0.1
 done
 [ -s "$T/dnsmasq.err" ] && grep -qi "failed\|error" "$T/dnsmasq.err" && { cat "$T/dnsmasq.err"; fail "dnsmasq did not start"; }

@@ -8,6 +8,7 @@
 # Exit 77 when dnsmasq or python3 is missing.
 set -u
 BIN=${DMARCSTAT_BIN:?}
+SRC=${DMARCSTAT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 DNSMASQ=$(command -v dnsmasq 2>/dev/null || echo /usr/sbin/dnsmasq)
 [ -x "$DNSMASQ" ] || { echo "skip: no dnsmasq"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
@@ -31,20 +32,8 @@ H
 	--port="$PORT" --listen-address=127.0.0.1 --bind-interfaces --user=nobody --pid-file= \
 	--local=/in-addr.arpa/ --local=/ip6.arpa/ 2>"$T/dnsmasq.err" &
 DPID=$!
-# wait until it answers (a fixed pause is not enough on a loaded machine)
-for _ in $(seq 100); do
-	python3 - "$PORT" <<'PY' && break
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
-q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(l)]) + l.encode() for l in "10.2.0.192.in-addr.arpa".split(".")) + b"\x00\x00\x0c\x00\x01"
-s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
-try:
-    s.recvfrom(512); sys.exit(0)
-except Exception:
-    sys.exit(1)
-PY
-	sleep 0.1
-done
+. "$SRC/tests/lib/dns.sh"
+dns_wait "$PORT" || fail "dnsmasq does not answer"
 
 # Reports: 16 days, two reporters, p=none.  Each record is (ip, count,
 # dkim_eval, spf_eval, dkim results, spf results, override reason).

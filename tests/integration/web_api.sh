@@ -254,7 +254,8 @@ if [ -x "$DNSMASQ" ]; then
 		--ptr-record=77.2.0.192.in-addr.arpa,out.example.org --address=/out.example.org/"$upip" \
 		2>"$T/dnsmasq.err" &
 	DNSPID=$!
-	sleep 0.3
+	. "$SRC/tests/lib/dns.sh"
+	dns_wait "$DPORT" || echo "dnsmasq does not answer yet"
 	start --resolver 127.0.0.1:$DPORT
 	B=http://127.0.0.1:$PORT
 	for _ in $(seq 50); do
