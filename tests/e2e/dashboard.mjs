@@ -327,7 +327,7 @@ for (const lang of ['en', 'ja']) {
     check(`${lang} intake panel: a mailbox opens its ledger`, page.url().includes('origin=mailbox') && page.url().includes('mailbox=reports'), page.url());
     check(`${lang} ledger: mailbox filter shown`, (await text('#mailbox-filter')).includes('reports'));
     const fetched = await page.$$('#ledger-entries tbody tr');
-    check(`${lang} ledger: the mailbox's messages`, fetched.length >= 2, String(fetched.length));
+    check(`${lang} ledger: a row per mail fetched from the mailbox`, fetched.length >= 2, String(fetched.length));
     await click('#mailbox-filter a');
     check(`${lang} ledger: mailbox filter cleared`, !page.url().includes('mailbox='), page.url());
   } else {

@@ -53,9 +53,50 @@ for (const e of doc.reasons) {
   expect(text, want);
 }
 
+// Every message the code formats for these paths has its Japanese: the
+// format strings of the calls below are read from the sources, their holes
+// filled, and the text must translate (unless nothing but holes and a
+// command-name prefix is left, as in "config: %s").
+const calls = [
+  ['src/cli', /\bcli_errorf\(/],
+  ['src/lib/config.c', /\bconfig_seterr\([^,]+,[^,]+,\s*/],
+  ['src/parse/aggregate.c', /\bagg_(?:fail|warnf)\(a,\s*/],
+  ['src/parse/aggregate_filter.c', /\bfilter_warn(?:f|_now)\(f,\s*/],
+  ['src/analyze/analyze.c', /\banalyze_seterr\(/],
+  ['src/analyze/readiness.c', /\banalyze_seterr\(/],
+];
+const { readdirSync, statSync } = await import('node:fs');
+const files = (p) => (statSync(src + '/' + p).isDirectory()
+  ? readdirSync(src + '/' + p).filter((f) => f.endsWith('.c')).map((f) => p + '/' + f) : [p]);
+let formats = 0;
+for (const [where, call] of calls) {
+  for (const f of files(where)) {
+    const text = readFileSync(src + '/' + f, 'utf8');
+    const re = new RegExp(call.source + '((?:"(?:[^"\\\\]|\\\\.)*"\\s*)+)', 'g');
+    for (const m of text.matchAll(re)) {
+      const fmt = [...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]).join('')
+        .replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+      let k = 0;
+      const sample = fmt.replace(/%(?:\.\*)?[-0-9.]*(?:ll|l|z)?([sdux%])/g, (all, c) =>
+        (c === '%' ? '%' : (c === 's' ? 'Q' : '7') + String(++k)));
+      const words = sample.replace(/Q\d+|7\d+/g, '').replace(/^([a-z][a-z ]*: )+/, '');
+      if (!/[a-z]{3}/i.test(words)) continue;
+      formats++;
+      if (reasons.reasonText(sample) === sample) {
+        console.error(`reasons.js: no Japanese for ${f}: "${fmt}" (as "${sample}")`);
+        failed++;
+      }
+    }
+  }
+}
+if (formats < 60) {
+  console.error(`reasons.js: only ${formats} message formats found in the sources`);
+  failed++;
+}
+
 // English viewers see the stored text
 await i18n.setLang('en', false);
 expect('DTD not allowed', 'DTD not allowed');
 
 if (failed) process.exit(1);
-console.log(`reasons.js: ${doc.reasons.length} entries and the examples agree with the C rules`);
+console.log(`reasons.js: ${doc.reasons.length} entries and the examples agree with the C rules; ${formats} message formats of the sources have Japanese`);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -91,22 +90,27 @@ test_untranslated_and_english(void **state)
 	}
 }
 
-/* Hostile text: many places a hole could end; the walk stays bounded. */
+/*
+ * Hostile text: many places a hole could end.  The walk is bounded by a
+ * step budget (a hang would show as the ctest timeout); such text matches
+ * nothing and comes back as it is.
+ */
 static void
 test_hostile_is_bounded(void **state)
 {
 	char text[2000];
-	clock_t t0 = clock();
 	size_t i;
+	int done;
 
 	(void)state;
 	for (i = 0; i + 4 < sizeof text; i += 4)
 		memcpy(text + i, "(: ,", 4);
 	text[i] = '\0';
-	for (int k = 0; k < 20; k++)
-		ja(text, NULL);
-	/* 20 translations: far below a second even under sanitizers */
-	assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0);
+	for (int k = 0; k < 20; k++) {
+		ja(text, &done);
+		assert_string_equal(out, text);
+		assert_int_equal(done, 0);
+	}
 }
 
 /* Counts %s / %d holes of an English pattern. */
