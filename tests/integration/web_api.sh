@@ -27,19 +27,11 @@ DB=$T/w.db
 "$BIN" --db "$DB" -q import "$SRC/tests/fixtures/web/reports" >/dev/null 2>&1 || true
 [ "$(sqlite3 "$DB" 'select count(*) from reports')" -gt 100 ] || { echo "import failed"; exit 1; }
 
+. "$SRC/tests/lib/serve.sh"
 start() {	# start [extra args]: serve on a random free port
-	for _ in 1 2 3 4 5; do
-		PORT=$((20000 + RANDOM % 20000))
-		DMARCSTAT_NOW=1782885600 "$BIN" --db "$DB" serve --listen 127.0.0.1:$PORT "$@" >"$T/serve.out" 2>"$T/serve.err" &
-		PID=$!
-		for _ in $(seq 50); do
-			curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && return 0
-			kill -0 $PID 2>/dev/null || break
-			sleep 0.1
-		done
-		kill $PID 2>/dev/null; wait $PID 2>/dev/null || true; PID=
-	done
-	echo "server did not start"; cat "$T/serve.err"; exit 1
+	serve_start "$T/serve" env DMARCSTAT_NOW=1782885600 "$BIN" --db "$DB" serve "$@" ||
+		{ echo "server did not start"; cat "$T/serve.err"; exit 1; }
+	PID=$SPID
 }
 start --no-enrich
 B=http://127.0.0.1:$PORT

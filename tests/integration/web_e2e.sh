@@ -24,18 +24,10 @@ trap cleanup EXIT
 # background enrichment stays off so the pages are the same on every run.
 command -v sqlite3 >/dev/null || { echo "sqlite3 missing: skipped"; exit 77; }
 sqlite3 "$T/e2e.db" < "$SRC/tests/fixtures/web/ip_info.sql"
-for _ in 1 2 3 4 5; do
-	PORT=$((20000 + RANDOM % 20000))
-	DMARCSTAT_NOW=1782885600 "$BIN" --db "$T/e2e.db" serve --no-enrich --listen 127.0.0.1:$PORT >"$T/out" 2>"$T/err" &
-	PID=$!
-	for _ in $(seq 50); do
-		curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break 2
-		kill -0 $PID 2>/dev/null || break
-		sleep 0.1
-	done
-	kill $PID 2>/dev/null; wait $PID 2>/dev/null || true; PID=
-done
-[ -n "$PID" ] || { echo "server did not start"; cat "$T/err"; exit 1; }
+. "$SRC/tests/lib/serve.sh"
+serve_start "$T/main" env DMARCSTAT_NOW=1782885600 "$BIN" --db "$T/e2e.db" serve --no-enrich ||
+	{ echo "server did not start"; cat "$T/main.err"; exit 1; }
+PID=$SPID
 MPORT=$PORT
 
 # The intake panel of the ledger view, against the real thing: a second
@@ -81,24 +73,20 @@ folder = Reports/<img src=x onerror=window.__pwned=9>
 starttls = no
 allow_plaintext = yes
 CONF
-		for _ in 1 2 3 4 5; do
-			IPORT=$((20000 + RANDOM % 20000))
-			"$BIN" --config "$T/intake.conf" serve --listen 127.0.0.1:$IPORT >"$T/iout" 2>"$T/ierr" &
-			IPID=$!
-			# both mailboxes polled and the spool file imported
-			for _ in $(seq 150); do
-				m=$(curl -sf "http://127.0.0.1:$IPORT/api/mailboxes" 2>/dev/null || true)
-				if [ -n "$m" ] && python3 -c 'import json,sys; d=json.loads(sys.argv[1]); b={x["name"]: x for x in d["mailboxes"]}
+		serve_start "$T/intake" "$BIN" --config "$T/intake.conf" serve ||
+			{ echo "intake server did not start"; cat "$T/intake.err"; exit 1; }
+		IPID=$SPID
+		# both mailboxes polled and the spool file imported
+		for _ in $(seq 150); do
+			m=$(curl -sf "http://127.0.0.1:$PORT/api/mailboxes" 2>/dev/null || true)
+			if [ -n "$m" ] && python3 -c 'import json,sys; d=json.loads(sys.argv[1]); b={x["name"]: x for x in d["mailboxes"]}
 sys.exit(0 if b.get("reports",{}).get("last_success") and b.get("broken",{}).get("last_error") and d["spool"] and d["spool"][0]["pending"] == 0 else 1)' "$m"; then
-					INTAKE_URL=http://127.0.0.1:$IPORT/
-					break 2
-				fi
-				kill -0 $IPID 2>/dev/null || break
-				sleep 0.1
-			done
-			kill $IPID 2>/dev/null; wait $IPID 2>/dev/null || true; IPID=
+				INTAKE_URL=http://127.0.0.1:$PORT/
+				break
+			fi
+			sleep 0.1
 		done
-		[ -n "$INTAKE_URL" ] || { echo "intake server did not poll"; cat "$T/ierr"; exit 1; }
+		[ -n "$INTAKE_URL" ] || { echo "intake server did not poll"; cat "$T/intake.err"; exit 1; }
 		# a mailbox polled once, no longer in the configuration
 		sqlite3 -cmd '.timeout 5000' "$T/intake.db" "INSERT INTO imap_state (mailbox, folder, last_uid, last_poll, last_success, fetched) VALUES ('old', 'INBOX', 7, 100, 100, 7)"
 	else
