@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 #include "parse/report_json.h"
 
@@ -250,51 +251,6 @@ rj_put(struct report_json *j, const char *s, size_t n)
 
 #define RJ_LIT(j, lit) rj_put((j), (lit), sizeof(lit) - 1)
 
-/* Strict UTF-8 (no overlong forms, surrogates or values past U+10FFFF),
- * the check json_string() makes. */
-static int
-rj_utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t need, k;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else
-			return 0;
-		if (n - i <= need)
-			return 0;
-		for (k = 1; k <= need; k++) {
-			if (s[i + k] < lo || s[i + k] > hi)
-				return 0;
-			lo = 0x80;
-			hi = 0xbf;
-		}
-		i += need + 1;
-	}
-	return 1;
-}
-
 /* 1 for bytes that need an escape in a JSON string. */
 static const unsigned char rj_esc[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -319,7 +275,7 @@ rj_string(struct report_json *j, const char *str)
 	bad = 0;
 	for (i = 0; i < n; i++) {
 		if (s[i] >= 0x80) {
-			bad = !rj_utf8_ok(s + i, n - i);
+			bad = !utf8_valid(s + i, n - i);
 			break;
 		}
 	}

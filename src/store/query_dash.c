@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "store/dashmem.h"
+#include "lib/utf8.h"
 #include "store/query_dash.h"
 
 #define PASS_EXPR "(dkim_eval='pass' OR spf_eval='pass')"
@@ -156,39 +157,6 @@ dash_db(struct store *st, struct query_dash_err *err)
 
 /* ---- JSON values -------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t
-dash_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A JSON string from bytes that may not be valid UTF-8. */
 static json_t *
 dash_str(const char *p, size_t n)
@@ -206,7 +174,7 @@ dash_str(const char *p, size_t n)
 	if (fix == NULL)
 		return json_null();
 	for (size_t i = 0; i < n;) {
-		size_t l = dash_utf8_len((const unsigned char *)p + i, n - i);
+		size_t l = utf8_len((const unsigned char *)p + i, n - i);
 
 		if (l == 0) {
 			memcpy(fix + o, "\xef\xbf\xbd", 3);

@@ -56,6 +56,7 @@
 #include <sqlite3.h>
 #include <zlib.h>
 
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 #include "store/store_impl.h"
 
@@ -2183,27 +2184,41 @@ sq_val_auth(struct store_sqlite *s, struct sq_val *v,
 	s->ralen += (size_t)(p - start) + 1;
 }
 
-/* appends s (NULL: null) to b as a JSON string */
+/*
+ * Appends v (NULL: null) to b as a JSON string.  The parser hands over
+ * valid UTF-8; a byte that is not (a record from elsewhere) becomes
+ * U+FFFD, so SQLite's JSON functions never meet malformed text.
+ */
 static void
 sq_json_str(struct sq_buf *b, const char *v)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)v;
+	size_t left;
 
 	if (v == NULL) {
 		sq_buf_put(b, "null", 4);
 		return;
 	}
+	left = strlen(v);
 	sq_buf_put(b, "\"", 1);
-	for (; *p; p++) {
+	for (; *p; p++, left--) {
 		const unsigned char *run = p;
 
-		while (*p >= 0x20 && *p != '"' && *p != '\\')
-			p++;
+		while (*p >= 0x20 && *p != '"' && *p != '\\') {
+			size_t k = *p < 0x80 ? 1 : utf8_len(p, left);
+
+			if (k == 0)
+				break;
+			p += k;
+			left -= k;
+		}
 		sq_buf_put(b, (const char *)run, (size_t)(p - run));
 		if (*p == '\0')
 			break;
-		if (*p == '"' || *p == '\\') {
+		if (*p >= 0x80) {
+			sq_buf_put(b, "\xef\xbf\xbd", 3);     /* U+FFFD */
+		} else if (*p == '"' || *p == '\\') {
 			char e[2] = { '\\', (char)*p };
 			sq_buf_put(b, e, 2);
 		} else {

@@ -1165,6 +1165,21 @@ test_detail_roundtrip(void **state)
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_reasons WHERE "
 	    "type='local_policy' AND type_raw='Local_Policy' AND "
 	    "comment='a \"b\" \\ c'"), 1);
+	/* bytes that are not UTF-8 (not from the parser, which repairs them)
+	 * are stored as U+FFFD: the JSON stays readable for the views */
+	{
+		struct report_dkim bad = { "bad\xff.example", "s\xc3", "pass", NULL, NULL };
+		struct report_record r2;
+
+		fx_record(&r2, "192.0.2.9", 1, "none", "pass", "pass", "example.com");
+		r2.dkim_results = &bad;
+		fx_report(&r, "g", "detail-bad-utf8", "example.com", 0, 86400);
+		assert_true(put_report(st, &r, &r2, 1, 13) > 0);
+		assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim WHERE "
+		    "domain='bad'||char(65533)||'.example' AND selector='s'||char(65533)"), 1);
+		assert_int_equal(store_report_delete(st, q1(st, "SELECT id FROM "
+		    "reports WHERE report_id='detail-bad-utf8'")), 0);
+	}
 	/* the records go, their results with them */
 	assert_int_equal(store_report_delete(st, q1(st, "SELECT id FROM reports")), 0);
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_dkim"), 0);
