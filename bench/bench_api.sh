@@ -168,18 +168,20 @@ bench() {	# label path
 		"$(awk -v p="$p95" -v t=$TARGET_MS 'BEGIN { print (p < t ? "PASS" : "FAIL") }')"
 }
 
-# a cached view: the first request alone (must answer within 1 s), then
-# the cached ones
+# a cached view: the first request alone, then the cached ones.  The first
+# request meets the target of every call (< 100 ms) only when the period
+# was warmed; one that classifies a period afresh is at least usable (< 1 s)
+# but counts as a miss.
 bench_cold() {	# label path [target text]
 	local t what=${3:-classifies} c0 c1
 	c0=$(srv_cpu)
 	t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$B/$2")
 	c1=$(srv_cpu)
 	what="$what, cpu $((c1 - c0))"
-	case $t in 200\ *) ;; *) line "api: $1, first request" "-" "< 1000 ms" "FAIL (HTTP ${t% *})"; return ;; esac
+	case $t in 200\ *) ;; *) line "api: $1, first request" "-" "< $TARGET_MS ms" "FAIL (HTTP ${t% *})"; return ;; esac
 	t=$(awk -v s="${t#* }" 'BEGIN { printf "%.1f", s * 1000 }')
-	line "api: $1, first request" "$t ms" "< 1000 ms ($what)" \
-		"$(awk -v p="$t" 'BEGIN { print (p < 1000 ? "PASS" : "FAIL") }')"
+	line "api: $1, first request" "$t ms" "< $TARGET_MS ms ($what)" \
+		"$(awk -v p="$t" -v t=$TARGET_MS 'BEGIN { print (p < t ? "PASS" : p < 1000 ? "FAIL (usable: < 1 s)" : "FAIL") }')"
 	bench "$1, cached" "$2"
 }
 
