@@ -99,11 +99,26 @@ dovecot_own() {
 	return 0
 }
 
+# Up to three tries: a port free when dovecot_setup chose it may be taken
+# by a test running in parallel before the server binds it; then new ports
+# go into the configuration.
 dovecot_start() {
-	"${AS[@]}" dovecot -c "$DV_DIR/dovecot.conf" || return 1
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-		sleep 0.1
+	local try old new
+	for try in 1 2 3; do
+		if "${AS[@]}" dovecot -c "$DV_DIR/dovecot.conf"; then
+			for _ in $(seq 50); do
+				(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+				sleep 0.1
+			done
+		fi
+		echo "dovecot_start: try $try failed: $(tail -n 2 "$DV_DIR/dovecot.log" 2>/dev/null)" >&2
+		dovecot_stop
+		for old in PORT SPORT; do
+			[ "${!old}" != 0 ] || continue
+			new=$(free_port)
+			sed -i "s/^\( *port = \)${!old}\$/\1$new/" "$DV_DIR/dovecot.conf"
+			printf -v "$old" '%s' "$new"
+		done
 	done
 	return 1
 }
