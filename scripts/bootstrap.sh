@@ -8,7 +8,7 @@ set -euo pipefail
 mode=${1:-run}
 cd "$(dirname "$0")/.."
 
-BUILD_PKGS="build-essential pkg-config cmake python3 libexpat1-dev libarchive-dev zlib1g-dev
+BUILD_PKGS="build-essential pkg-config cmake python3 libexpat1-dev libarchive-dev zlib1g-dev libdeflate-dev
  libgmime-3.0-dev libcurl4-openssl-dev libc-ares-dev libpsl-dev publicsuffix libloc-dev
  libloc-database libmaxminddb-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
  libsodium-dev iso-codes ca-certificates"

@@ -409,7 +409,7 @@ unpack_gzip(struct unpack_walk *w, const unsigned char *pre, size_t n,
 	if (!unpack_depth_ok(w, depth, label))
 		return 0;
 	w->containers++;
-	gz = unpack_gzip_new(rd, pre, n, w->lim->max_expanded_bytes);
+	gz = unpack_gzip_new(rd, pre, n, w->peek_all, w->lim->max_expanded_bytes);
 	r = unpack_stream(w, gz, depth + 1, label, meta);
 	if (gz->err[0] != '\0')
 		unpack_note(w, label, "%s", gz->err);
@@ -467,6 +467,8 @@ unpack_stream(struct unpack_walk *w, struct rd *rd, unsigned depth,
 			break;
 		n += (size_t)k;
 	}
+	/* Read to its end already: a small gzip can be inflated in one call. */
+	w->peek_all = n < UNPACK_PEEK && !failed;
 	if (n > 0 || !failed)
 		r = unpack_dispatch(w, pre, n, rd, depth, label, meta);
 	return r;

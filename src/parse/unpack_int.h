@@ -33,6 +33,7 @@ struct unpack_walk {
 	unpack_leaf_fn fn;
 	void *ctx;
 	int stopped;                /* the callback returned -1 */
+	int peek_all;               /* the layer being dispatched: `pre` is all of it */
 	unsigned long reports;      /* XML/JSON leaves delivered */
 	unsigned long containers;   /* gzip/zip layers opened */
 	unsigned long errors;
@@ -98,9 +99,10 @@ int unpack_spool_fill(struct unpack_spool *sp, const void *pre, size_t n,
     size_t errlen);
 void unpack_spool_fini(struct unpack_spool *sp);
 
-/* unpack_gzip.c: a stream of the inflated `inner` (not owned). */
+/* unpack_gzip.c: a stream of the inflated `inner` (not owned); `whole`
+ * says pre[0..n) is all of the compressed input. */
 struct rd *unpack_gzip_new(struct rd *inner, const void *pre, size_t n,
-    uint64_t max_out);
+    int whole, uint64_t max_out);
 
 /* unpack_zip.c */
 int unpack_zip(struct unpack_walk *w, const unsigned char *pre, size_t n,

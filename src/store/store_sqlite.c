@@ -58,6 +58,7 @@
 
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
+#include "store/sq_ckpt.h"
 #include "store/store_impl.h"
 
 #define SQ_CHUNK 65536
@@ -65,6 +66,12 @@
 #define SQ_ZBUF_KEEP (8u << 20)  /* keep a compression buffer up to 8 MiB */
 #define SQ_MMAP_SIZE "1073741824" /* 1 GiB of the file mapped */
 #define SQ_PAGE_SIZE "8192"       /* of new database files */
+#define SQ_CKPT_PAGES 4096         /* WAL frames that start a checkpoint */
+#ifndef SQ_CKPT_MAX
+#define SQ_CKPT_MAX 8192           /* ... and that make the writer wait for one */
+#endif
+#define SQ_STR_(x) #x
+#define SQ_STR(x) SQ_STR_(x)
 
 /* ---- schema and migrations ------------------------------------------- */
 
@@ -553,6 +560,7 @@ struct store_sqlite {
 	int64_t next_record;        /* next records.id; 0 = read max(id) */
 	int64_t next_report;        /* next reports.id; 0 = read max(id) */
 	struct sq_buf jbuf;         /* records.detail of one record */
+	struct sq_ckpt *ckpt;       /* checkpoints off the writer's thread */
 };
 
 static const struct store_ops sq_ops;
@@ -873,6 +881,7 @@ sq_free(struct store_sqlite *s)
 		free(s->rows[i].v);
 	}
 	free(s->rarena);
+	sq_ckpt_free(&s->ckpt);
 	sqlite3_close_v2(s->db);
 	free(s->cur.org.p);
 	free(s->cur.email.p);
@@ -957,11 +966,12 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 	/* statement journals in memory: they hold one statement's pages */
 	if (rc == 0 && !readonly)
 		rc = sq_exec(s, "PRAGMA temp_store=MEMORY", "setting pragmas");
-	/* checkpoint every 4096 pages (32 MiB of WAL with 8 KiB pages): a
-	 * page rewritten by several batches is copied into the database once
-	 * (bench_store: -8 us per report) */
+	/* checkpoint every SQ_CKPT_PAGES pages (32 MiB of WAL with 8 KiB
+	 * pages): a page rewritten by several batches is copied into the
+	 * database once (bench_store: -8 us per report).  SQLite's own
+	 * automatic checkpoint while migrating; afterwards sq_ckpt's thread. */
 	if (rc == 0 && !readonly)
-		rc = sq_exec(s, "PRAGMA wal_autocheckpoint=4096",
+		rc = sq_exec(s, "PRAGMA wal_autocheckpoint=" SQ_STR(SQ_CKPT_PAGES),
 		    "setting pragmas");
 	/* page cache: 16 MiB for readers; 12 MiB for a writer, which shares
 	 * the import's memory bound (< 64 MiB for a 200 MB report) with the
@@ -979,6 +989,8 @@ store_sqlite_open(const char *path, int readonly, char *err, size_t errlen)
 		rc = sq_exec(s, "PRAGMA mmap_size=" SQ_MMAP_SIZE, "setting pragmas");
 	if (rc == 0)
 		rc = sq_migrate(s, path);
+	if (rc == 0 && !readonly)
+		s->ckpt = sq_ckpt_new(s->db, SQ_CKPT_PAGES, SQ_CKPT_MAX);
 	if (rc != 0) {
 		/* path already named by the migration messages */
 		if (strncmp(s->base.err, path, strlen(path)) == 0)

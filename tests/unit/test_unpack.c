@@ -300,6 +300,58 @@ test_gzip_bomb(void **state)
 	free(bomb);
 }
 
+/*
+ * A small gzip is inflated in one call (libdeflate) only when its trailer
+ * tells the truth; otherwise zlib's path decides, with zlib's reasons.
+ */
+static void
+test_gzip_trailer_lies(void **state)
+{
+	static const struct {
+		size_t off;             /* from the end */
+		int delta;
+		const char *why;
+	} cases[] = {
+		{ 4, -1, "incorrect length check" },    /* ISIZE one too small */
+		{ 4, +1, "incorrect length check" },    /* one too large */
+		{ 8, +1, "incorrect data check" },      /* CRC-32 wrong */
+	};
+	struct limits lim;
+	size_t len, i;
+	unsigned char *gz = slurp("report.xml.gz", &len);
+
+	(void)state;
+	limits_default(&lim);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unsigned char *bad = xmalloc(len);
+		struct got g = { 0 };
+		char err[512];
+
+		memcpy(bad, gz, len);
+		bad[len - cases[i].off] = (unsigned char)(bad[len - cases[i].off] +
+		    cases[i].delta);
+		assert_int_equal(run_mem(bad, len, &lim, &g, err, sizeof err), -1);
+		assert_non_null(strstr(err, cases[i].why));
+		assert_null(strchr(err, '\n'));
+		/* zlib finds it in the call that inflated the whole (small)
+		 * member, so nothing is offered */
+		assert_int_equal(g.n, 0);
+		got_free(&g);
+		free(bad);
+	}
+	/* the truth, from memory this time: the one-call path */
+	{
+		struct got g = { 0 };
+		char err[512];
+
+		assert_int_equal(run_mem(gz, len, &lim, &g, err, sizeof err), 0);
+		assert_int_equal(g.n, 1);
+		assert_is_report_xml(&g.leaf[0]);
+		got_free(&g);
+	}
+	free(gz);
+}
+
 static void
 test_nesting_limit(void **state)
 {
@@ -860,6 +912,7 @@ main(void)
 		cmocka_unit_test(test_gzip_truncated),
 		cmocka_unit_test(test_gzip_garbage_payload),
 		cmocka_unit_test(test_gzip_bomb),
+		cmocka_unit_test(test_gzip_trailer_lies),
 		cmocka_unit_test(test_nesting_limit),
 		cmocka_unit_test(test_input_limit),
 		cmocka_unit_test(test_zip_single),
