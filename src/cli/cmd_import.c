@@ -35,7 +35,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ingest_opts io = { .source = NULL, .keep_raw = 1, .batch = 500,
+	struct ingest_opts io = { .source = NULL, .keep_raw = 1, .batch = INGEST_BATCH,
 	    .errors = stderr, .status_word = cli_status_word,
 	    .reason_text = cli_reason };
 	struct limits lim;

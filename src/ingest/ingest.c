@@ -913,7 +913,7 @@ ingest_new(struct store *st, const struct limits *lim,
 	else
 		ig->opts.keep_raw = 1;
 	if (ig->opts.batch == 0)
-		ig->opts.batch = 500;
+		ig->opts.batch = INGEST_BATCH;
 	ig->buf_cap = 256u << 10;
 	ig->buf = xmalloc(ig->buf_cap);
 	ig->chunk = xmalloc(INGEST_CHUNK);
