@@ -67,9 +67,7 @@
 #define SQ_MMAP_SIZE "1073741824" /* 1 GiB of the file mapped */
 #define SQ_PAGE_SIZE "8192"       /* of new database files */
 #define SQ_CKPT_PAGES 4096         /* WAL frames that start a checkpoint */
-#ifndef SQ_CKPT_MAX
 #define SQ_CKPT_MAX 8192           /* ... and that make the writer wait for one */
-#endif
 #define SQ_STR_(x) #x
 #define SQ_STR(x) SQ_STR_(x)
 
