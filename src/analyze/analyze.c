@@ -170,6 +170,12 @@ struct analyze_sources {
 struct analyze_sources *
 analyze_sources_collect(struct store *st, const struct query *q)
 {
+	return analyze_sources_collect_mem(st, NULL, q);
+}
+
+struct analyze_sources *
+analyze_sources_collect_mem(struct store *st, const struct recmem *rm, const struct query *q)
+{
 	sqlite3 *db = analyze_db(st);
 	struct analyze_sources *s;
 	struct scan_filter f;
@@ -179,7 +185,7 @@ analyze_sources_collect(struct store *st, const struct query *q)
 		return NULL;
 	analyze_filter(q, &f);
 	s = xcalloc(1, sizeof(*s));
-	if ((s->set = sources_collect(db, &f, err, sizeof(err))) == NULL) {
+	if ((s->set = sources_collect_from(db, rm, &f, err, sizeof(err))) == NULL) {
 		analyze_seterr("%s", err);
 		free(s);
 		return NULL;

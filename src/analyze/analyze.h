@@ -66,6 +66,11 @@ json_t *analyze_sources_filter_json(struct store *st, const struct query *q, con
  */
 struct analyze_sources;
 struct analyze_sources *analyze_sources_collect(struct store *st, const struct query *q);
+/* The same from the in-memory copy of the records (store/recmem.h) when
+ * rm is not NULL: the caller checked that it matches what st sees. */
+struct recmem;
+struct analyze_sources *analyze_sources_collect_mem(struct store *st, const struct recmem *rm,
+    const struct query *q);
 json_t *analyze_sources_summary_json(const struct analyze_sources *s);
 json_t *analyze_sources_item_json(const struct analyze_sources *s, size_t i);
 /* analyze_senders_json's answer for the same filter, from the same scan. */
@@ -87,6 +92,9 @@ json_t *analyze_senders_json(struct store *st, const struct query *q);
  */
 json_t *analyze_readiness_json(struct store *st, const char *domain,
     int64_t since, int64_t until);
+/* The same from the in-memory copy of the records when rm is not NULL. */
+json_t *analyze_readiness_json_mem(struct store *st, const struct recmem *rm,
+    const char *domain, int64_t since, int64_t until);
 
 /* User rules. */
 json_t *analyze_rules_json(struct store *st);

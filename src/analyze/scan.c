@@ -33,7 +33,9 @@
 #include "analyze/analyze.h"
 #include "analyze/catalog.h"
 #include "analyze/scan.h"
+#include "lib/arena.h"
 #include "lib/xalloc.h"
+#include "store/recmem.h"
 
 #define SCAN_AUTH_MAX 32
 #define SCAN_REASONS_MAX 16
@@ -47,14 +49,7 @@ static const char scan_reports_sql[] =
 
 #define SCAN_RECORD_COLS \
 	"SELECT r.id, r.source_ip, r.count, r.dmarc, r.dkim_eval, r.spf_eval, " \
-	"r.header_from, r.disposition, r.report, " \
-	"coalesce(r.auth, " \
-	"  coalesce((SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) " \
-	"    FROM record_dkim WHERE record = r.id), '') || char(30) || " \
-	"  coalesce((SELECT group_concat(coalesce(domain,'') || char(9) || result, char(10)) " \
-	"    FROM record_spf WHERE record = r.id), '') || char(30) || " \
-	"  coalesce((SELECT group_concat(type, char(10)) FROM record_reasons " \
-	"    WHERE record = r.id), '')) FROM records r "
+	"r.header_from, r.disposition, r.report, " RECMEM_AUTH_SQL " FROM records r "
 
 static const char scan_records_sql[] = SCAN_RECORD_COLS
 	"WHERE dmarcstat_scan_in(r.report)";
@@ -467,4 +462,145 @@ done:
 	scan_reports_free(&rs);
 	userrules_free(&rules);
 	return n;
+}
+
+/* ---- over the in-memory copy (store/recmem.h) ------------------------------- */
+
+/* A signature's auth string cut as scan_records cuts it, kept for the scan
+ * (the results of classify_record point into it). */
+struct scan_sigp {
+	struct classify_auth *dk, *sp;
+	const char **rs;
+	size_t ndk, nsp, nrs;
+};
+
+struct scan_mem {
+	const struct recmem *rm;
+	struct userrules *rules;
+	struct classify_ctx ctx;
+	sqlite3_stmt *q;                /* ip_info lookup, or NULL */
+	struct scan_source **src;       /* by the copy's source id */
+	struct scan_class **cls;        /* by key */
+	struct scan_sigp **sigp;        /* by signature */
+	struct arena ar;
+};
+
+struct scan_mem *
+scan_mem_new(sqlite3 *db, const struct recmem *rm, char *err, size_t errlen)
+{
+	struct scan_mem *m = xcalloc(1, sizeof(*m));
+
+	m->rm = rm;
+	if (userrules_load(db, &m->rules, err, errlen) != 0)
+		m->rules = userrules_empty();
+	m->ctx.cat = catalog_default();
+	m->ctx.rules = m->rules;
+	if (sqlite3_prepare_v2(db, scan_ipinfo_sql, -1, &m->q, NULL) != SQLITE_OK)
+		m->q = NULL;
+	m->src = xcalloc(rm->nsrc ? rm->nsrc : 1, sizeof(*m->src));
+	m->cls = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m->cls));
+	m->sigp = xcalloc(rm->nsig ? rm->nsig : 1, sizeof(*m->sigp));
+	arena_init(&m->ar, 256 * 1024);
+	return m;
+}
+
+void
+scan_mem_free(struct scan_mem **mp)
+{
+	struct scan_mem *m = mp ? *mp : NULL;
+
+	if (m == NULL)
+		return;
+	for (uint32_t i = 0; i < m->rm->nsrc; i++)
+		if (m->src[i] != NULL)
+			scan_source_free(m->src[i]);
+	free(m->src);
+	free(m->cls);
+	free(m->sigp);
+	arena_fini(&m->ar);
+	sqlite3_finalize(m->q);
+	userrules_free(&m->rules);
+	free(m);
+	*mp = NULL;
+}
+
+/* The auth string of signature i, cut once per scan. */
+static const struct scan_sigp *
+scan_mem_sigp(struct scan_mem *m, uint32_t i)
+{
+	struct classify_auth dk[SCAN_AUTH_MAX], sp[SCAN_AUTH_MAX];
+	const char *rs[SCAN_REASONS_MAX];
+	const char *auth = recmem_str(&m->rm->strs, m->rm->sig[i].auth);
+	char *sec[3] = { NULL, NULL, NULL };
+	struct scan_sigp *p;
+
+	if (m->sigp[i] != NULL)
+		return m->sigp[i];
+	p = arena_alloc(&m->ar, sizeof(*p));
+	/* as scan_copy: NULL when empty, at most the SQL scan's buffer */
+	if (auth != NULL && *auth != '\0') {
+		size_t n = strnlen(auth, 8192 + 8192 + 1024 - 1);
+
+		scan_sections(arena_strndup(&m->ar, auth, n), sec);
+	}
+	p->ndk = scan_auth(sec[0], dk, SCAN_AUTH_MAX);
+	p->nsp = scan_auth(sec[1], sp, SCAN_AUTH_MAX);
+	p->nrs = scan_reasons(sec[2], rs, SCAN_REASONS_MAX);
+	p->dk = arena_alloc(&m->ar, (p->ndk + 1) * sizeof(*p->dk));
+	p->sp = arena_alloc(&m->ar, (p->nsp + 1) * sizeof(*p->sp));
+	p->rs = arena_alloc(&m->ar, (p->nrs + 1) * sizeof(*p->rs));
+	memcpy(p->dk, dk, p->ndk * sizeof(*dk));
+	memcpy(p->sp, sp, p->nsp * sizeof(*sp));
+	memcpy(p->rs, rs, p->nrs * sizeof(*rs));
+	m->sigp[i] = p;
+	return p;
+}
+
+const struct scan_class *
+scan_mem_class(struct scan_mem *m, uint32_t k)
+{
+	const struct recmem *rm = m->rm;
+	const struct recmem_key *key = &rm->key[k];
+	const struct recmem_sig *sig = &rm->sig[key->sig];
+	const struct scan_sigp *p;
+	struct scan_source *src;
+	struct classify_input in;
+	struct scan_class *c;
+
+	if (m->cls[k] != NULL)
+		return m->cls[k];
+	c = arena_alloc(&m->ar, sizeof(*c));
+	memset(c, 0, sizeof(*c));
+	c->policy_domain = recmem_str(&rm->strs, key->domain);
+	if ((src = m->src[key->src]) == NULL) {
+		src = scan_source_load(m->q, m->ctx.cat, m->rules, recmem_str(&rm->ips, key->ip),
+		    c->policy_domain);
+		src->domain_key = c->policy_domain;
+		m->src[key->src] = src;
+	}
+	c->src = src;
+	c->header_from = recmem_str(&rm->strs, sig->hf);
+	c->dmarc = recmem_str(&rm->strs, sig->dmarc);
+	c->dkim_eval = recmem_str(&rm->strs, sig->dkim);
+	c->spf_eval = recmem_str(&rm->strs, sig->spf);
+	c->disposition = recmem_str(&rm->strs, sig->disp);
+	p = scan_mem_sigp(m, key->sig);
+	memset(&in, 0, sizeof(in));
+	in.policy_domain = c->policy_domain;
+	in.header_from = c->header_from;
+	in.dmarc = c->dmarc;
+	in.dkim_eval = c->dkim_eval;
+	in.spf_eval = c->spf_eval;
+	in.adkim = recmem_str(&rm->strs, key->adkim);
+	in.aspf = recmem_str(&rm->strs, key->aspf);
+	in.dkim = p->dk;
+	in.n_dkim = p->ndk;
+	in.spf = p->sp;
+	in.n_spf = p->nsp;
+	in.reasons = p->rs;
+	in.n_reasons = p->nrs;
+	in.src = &src->cs;
+	classify_record(&m->ctx, &in, &c->res);
+	m->cls[k] = c;
+	return c;
 }

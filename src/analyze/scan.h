@@ -48,4 +48,24 @@ typedef void (*scan_fn)(void *arg, const struct scan_row *row);
 int64_t scan_records(struct sqlite3 *db, const struct scan_filter *f,
     scan_fn fn, void *arg, char *err, size_t errlen);
 
+/*
+ * The same classification over the in-memory copy of the records
+ * (store/recmem.h), for sources.c's scan of it: each key of the copy (one
+ * source, record signature and alignment mode) is classified on first use
+ * and remembered for the scan, with exactly the inputs scan_records gives
+ * classify_record for a record of that key (ip_info and the user's rules
+ * read from db).  Everything returned lives until scan_mem_free.
+ */
+struct recmem;
+struct scan_class {
+	const struct scan_source *src;
+	const char *policy_domain, *header_from, *dmarc, *dkim_eval, *spf_eval, *disposition;
+	struct classify_result res;
+};
+struct scan_mem;
+struct scan_mem *scan_mem_new(struct sqlite3 *db, const struct recmem *rm, char *err,
+    size_t errlen);
+const struct scan_class *scan_mem_class(struct scan_mem *m, uint32_t key);
+void scan_mem_free(struct scan_mem **m);
+
 #endif

@@ -17,7 +17,9 @@
 #include "analyze/amap.h"
 #include "analyze/messages.h"
 #include "analyze/sources.h"
+#include "lib/arena.h"
 #include "lib/xalloc.h"
+#include "store/recmem.h"
 
 static char *
 sources_dup(const char *s)
@@ -89,10 +91,12 @@ struct sources_ctx {
 	int64_t last_report;
 };
 
+/* A new aggregate for the IP of source x, first seen in a report of
+ * policy_domain over [begin, end]. */
 static struct sources_agg *
-sources_new_agg(struct sources_ctx *c, const struct scan_row *r)
+sources_new_agg(struct sources_ctx *c, const struct scan_source *x, const char *policy_domain,
+    int64_t begin, int64_t end)
 {
-	const struct scan_source *x = r->src;
 	struct sources_agg *a = xcalloc(1, sizeof(*a));
 
 	a->ip = xstrdup(x->ip);
@@ -105,26 +109,34 @@ sources_new_agg(struct sources_ctx *c, const struct scan_row *r)
 	a->fcrdns = x->cs.fcrdns;
 	a->pending = x->cs.pending;
 	a->service = x->cs.service;
-	a->domain = xstrdup(r->policy_domain);
+	a->domain = xstrdup(policy_domain);
 	for (size_t i = 0; i < x->cs.rules.n_tags; i++)
 		a->tags[a->n_tags++] = xstrdup(x->cs.rules.tags[i]);
-	a->first_seen = r->begin;
-	a->last_seen = r->end;
+	a->first_seen = begin;
+	a->last_seen = end;
 	if (c->set->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 256;
 		c->set->v = xrealloc(c->set->v, c->cap * sizeof(*c->set->v));
 	}
 	c->set->v[c->set->n++] = a;
-	amap_put(c->byip, a->ip, a);
+	if (c->byip != NULL)
+		amap_put(c->byip, a->ip, a);
 	return a;
 }
 
-static void
-sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
+/*
+ * The bucket of a classification result for `from`: the one with the same
+ * combination, else a new one while there is room (*stable = 1: the same
+ * combination always finds it again), else the largest bucket of its class
+ * at this moment (*stable = 0).
+ */
+static struct sources_bucket *
+sources_bucket(struct sources_agg *a, const struct classify_result *res, const char *from,
+    int *stable)
 {
-	const struct classify_result *res = r->res;
-	const char *from = r->header_from && *r->header_from ? r->header_from : r->policy_domain;
 	struct sources_bucket *b = NULL;
+
+	*stable = 1;
 
 	for (size_t i = 0; i < a->n_b; i++) {
 		struct sources_bucket *x = &a->b[i];
@@ -151,13 +163,38 @@ sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
 	}
 	if (b == NULL) {
 		/* Too many combinations: count it with the largest bucket of its class. */
+		*stable = 0;
 		for (size_t i = 0; i < a->n_b; i++)
 			if (a->b[i].cls == res->cls && (b == NULL || a->b[i].messages > b->messages))
 				b = &a->b[i];
 		if (b == NULL)
 			b = &a->b[a->n_b - 1];
 	}
-	b->messages += r->count;
+	return b;
+}
+
+static void
+sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
+{
+	const char *from = r->header_from && *r->header_from ? r->header_from : r->policy_domain;
+	int stable;
+
+	sources_bucket(a, r->res, from, &stable)->messages += r->count;
+}
+
+/* Counts n reports with this published policy in set->policies. */
+static void
+sources_policy_count(struct sources_set *set, const char *p, const char *sp, const char *np,
+    int pct, const char *adkim, const char *aspf, const char *testing, intptr_t n)
+{
+	char key[160];
+	intptr_t v;
+
+	snprintf(key, sizeof(key), "p=%s sp=%s np=%s pct=%d adkim=%s aspf=%s t=%s",
+	    p ? p : "-", sp ? sp : "-", np ? np : "-", pct, adkim ? adkim : "-",
+	    aspf ? aspf : "-", testing ? testing : "-");
+	v = (intptr_t)amap_get(set->policies, key);
+	amap_put(set->policies, key, (void *)(v + n));
 }
 
 static void
@@ -171,7 +208,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 	int64_t n = r->count;
 
 	if (a == NULL && (a = amap_get(c->byip, r->src->ip)) == NULL)
-		a = sources_new_agg(c, r);
+		a = sources_new_agg(c, r->src, r->policy_domain, r->begin, r->end);
 	((struct scan_source *)r->src)->user = a;
 	a->messages += n;
 	if (sources_streq(r->in->dkim_eval, "pass"))
@@ -235,14 +272,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 		free(set->testing); set->testing = sources_dup(r->testing);
 		set->pct = r->pct;
 	}
-	{
-		char key[160];
-		snprintf(key, sizeof(key), "p=%s sp=%s np=%s pct=%d adkim=%s aspf=%s t=%s",
-		    r->p ? r->p : "-", r->sp ? r->sp : "-", r->np ? r->np : "-", r->pct,
-		    r->adkim ? r->adkim : "-", r->aspf ? r->aspf : "-", r->testing ? r->testing : "-");
-		intptr_t v = (intptr_t)amap_get(set->policies, key);
-		amap_put(set->policies, key, (void *)(v + 1));
-	}
+	sources_policy_count(set, r->p, r->sp, r->np, r->pct, r->adkim, r->aspf, r->testing, 1);
 subdomain:
 	if (r->header_from != NULL && r->policy_domain != NULL &&
 	    strcmp(r->header_from, r->policy_domain) != 0) {
@@ -318,8 +348,286 @@ sources_cmp(const void *x, const void *y)
 	return strcmp(a->ip, b->ip);
 }
 
+/* ---- the same over the in-memory copy (store/recmem.h) ---------------------- */
+
+/*
+ * What sources_on_row derives from a record, derived once per key of the
+ * copy (scan_mem_class): the aggregate of its IP, its verdict and
+ * disposition words as flags, and its bucket once one holds it for good.
+ * The flags own / approved / rejected / service of the aggregate are set
+ * on a key's first record: sources_on_row sets them on every record, but
+ * only the first record of each key can change them.
+ */
+struct sources_key {
+	struct sources_agg *a;
+	const struct scan_class *cl;
+	const char *from;               /* the bucket's From domain */
+	uint32_t hf;                    /* header_from id, 0 = NULL */
+	int bucket;                     /* index in a->b, -1 = look it up */
+	unsigned dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1;
+	unsigned disp : 2;              /* 0 NULL, 1 none (or other), 2 quarantine, 3 reject */
+};
+
+struct sources_mem {
+	struct sources_ctx c;
+	const struct recmem *rm;
+	struct scan_mem *sm;
+	struct sources_key **keys;      /* by key */
+	struct sources_agg **byip;      /* by IP id */
+	struct arena ar;
+	uint32_t best;                  /* report of the latest policy, or RECMEM_NONE */
+	uint32_t *pols, npols;          /* policies in first-seen order */
+	uint32_t *polcount;             /* reports per policy */
+	uint32_t *orgs, norgs;          /* reporters in first-seen order */
+	uint8_t *orgseen;               /* by string id */
+};
+
+static struct sources_key *
+sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *rep)
+{
+	const struct recmem_key *key = &m->rm->key[k];
+	const struct scan_class *cl = scan_mem_class(m->sm, k);
+	const struct classify_result *res = &cl->res;
+	struct sources_key *sk = arena_alloc(&m->ar, sizeof(*sk));
+	struct sources_agg *a = m->byip[key->ip];
+
+	memset(sk, 0, sizeof(*sk));
+	if (a == NULL)
+		a = m->byip[key->ip] = sources_new_agg(&m->c, cl->src, cl->policy_domain,
+		    rep->begin, rep->end);
+	sk->a = a;
+	sk->cl = cl;
+	sk->hf = m->rm->sig[key->sig].hf;
+	sk->from = cl->header_from && *cl->header_from ? cl->header_from : cl->policy_domain;
+	sk->bucket = -1;
+	sk->dkim = sources_streq(cl->dkim_eval, "pass");
+	sk->spf = sources_streq(cl->spf_eval, "pass");
+	sk->dmarc = sources_streq(cl->dmarc, "pass") || sk->dkim || sk->spf;
+	if (cl->disposition != NULL)
+		sk->disp = strcmp(cl->disposition, "reject") == 0 ? 3 :
+		    strcmp(cl->disposition, "quarantine") == 0 ? 2 : 1;
+	sk->sub = cl->header_from != NULL && strcmp(cl->header_from, cl->policy_domain) != 0;
+	sk->subfail = res->cls != CLASSIFY_LEGITIMATE && res->reason != CLASSIFY_R_FWD_DKIM_SURVIVED;
+	if (res->own)
+		a->own = 1;
+	if (res->approved)
+		a->approved = 1;
+	if (res->reason == CLASSIFY_R_SPOOF_REJECTED || res->reason == CLASSIFY_R_SPOOF_REJECTED_PASSES)
+		a->rejected = 1;
+	if (a->service == NULL && res->service != NULL)
+		a->service = res->service;
+	m->keys[k] = sk;
+	return sk;
+}
+
+/* Period-wide facts of a report, on its first record (as sources_on_row). */
+static void
+sources_mem_report(struct sources_mem *m, uint32_t ri)
+{
+	const struct recmem_report *rep = &m->rm->rep[ri];
+	struct sources_set *set = m->c.set;
+
+	m->c.last_report = rep->id;
+	if (set->min_begin == 0 || rep->begin < set->min_begin)
+		set->min_begin = rep->begin;
+	if (rep->end > set->max_end)
+		set->max_end = rep->end;
+	if (rep->org != 0 && !m->orgseen[rep->org]) {
+		m->orgseen[rep->org] = 1;
+		m->orgs[m->norgs++] = rep->org;
+	}
+	if (rep->end >= set->policy_ts) {
+		set->policy_ts = rep->end;
+		m->best = ri;
+	}
+	if (m->polcount[rep->pol]++ == 0)
+		m->pols[m->npols++] = rep->pol;
+}
+
+static void
+sources_mem_record(struct sources_mem *m, struct sources_key *sk,
+    const struct recmem_report *rep, uint32_t ri, int64_t n)
+{
+	struct sources_agg *a = sk->a;
+	struct sources_set *set = m->c.set;
+
+	a->messages += n;
+	if (sk->dkim)
+		a->dkim_pass += n;
+	if (sk->spf)
+		a->spf_pass += n;
+	if (sk->dmarc)
+		a->dmarc_pass += n;
+	a->classes[sk->cl->res.cls] += n;
+	if (sk->disp == 3)
+		a->disp_reject += n;
+	else if (sk->disp == 2)
+		a->disp_quarantine += n;
+	else if (sk->disp == 1)
+		a->disp_none += n;
+	if (rep->begin < a->first_seen)
+		a->first_seen = rep->begin;
+	if (rep->end > a->last_seen)
+		a->last_seen = rep->end;
+	if (sk->hf != 0) {
+		size_t i;
+
+		for (i = 0; i < a->n_from; i++)
+			if (a->from_key[i] == sk->hf)
+				break;
+		if (i == a->n_from && a->n_from < SOURCES_FROM_MAX) {
+			a->from_key[a->n_from] = sk->hf;
+			a->from[a->n_from++].domain = xstrdup(sk->cl->header_from);
+		}
+		if (i < a->n_from)
+			a->from[i].messages += n;
+	}
+	if (sk->bucket >= 0)
+		a->b[sk->bucket].messages += n;
+	else {
+		int stable;
+		struct sources_bucket *b = sources_bucket(a, &sk->cl->res, sk->from, &stable);
+
+		b->messages += n;
+		if (stable)
+			sk->bucket = (int)(b - a->b);
+	}
+	set->records++;
+	if (rep->id != m->c.last_report)
+		sources_mem_report(m, ri);
+	if (sk->sub) {
+		set->subdomain_messages += n;
+		if (sk->subfail)
+			set->subdomain_fail += n;
+	}
+}
+
+/* Which reports pass the filter (as scan_records' reports statement). */
+static uint8_t *
+sources_mem_select(const struct recmem *rm, const struct scan_filter *f)
+{
+	uint8_t *sel = xcalloc(rm->nrep ? rm->nrep : 1, 1);
+	uint32_t dom = recmem_find(&rm->strs, f->domain);
+	uint32_t org = recmem_find(&rm->strs, f->reporter);
+
+	for (uint32_t i = 0; i < rm->nrep; i++) {
+		const struct recmem_report *r = &rm->rep[i];
+
+		sel[i] = (f->domain == NULL || r->domain == dom) &&
+		    (f->since == 0 || r->end > f->since) && (f->until == 0 || r->begin < f->until) &&
+		    (f->reporter == NULL || r->org == org);
+	}
+	return sel;
+}
+
+/* The period-wide facts kept in first-seen order, into the set. */
+static void
+sources_mem_facts(struct sources_mem *m)
+{
+	const struct recmem *rm = m->rm;
+	struct sources_set *set = m->c.set;
+
+	for (uint32_t i = 0; i < m->norgs; i++)
+		amap_put(set->reporters, recmem_str(&rm->strs, m->orgs[i]), (void *)1);
+	if (m->best != RECMEM_NONE) {
+		const struct recmem_pol *p = &rm->pol[rm->rep[m->best].pol];
+
+		set->p = sources_dup(recmem_str(&rm->strs, p->p));
+		set->sp = sources_dup(recmem_str(&rm->strs, p->sp));
+		set->np = sources_dup(recmem_str(&rm->strs, p->np));
+		set->adkim = sources_dup(recmem_str(&rm->strs, p->adkim));
+		set->aspf = sources_dup(recmem_str(&rm->strs, p->aspf));
+		set->testing = sources_dup(recmem_str(&rm->strs, p->testing));
+		set->pct = p->pct;
+	}
+	for (uint32_t i = 0; i < m->npols; i++) {
+		const struct recmem_pol *p = &rm->pol[m->pols[i]];
+
+		sources_policy_count(set, recmem_str(&rm->strs, p->p), recmem_str(&rm->strs, p->sp),
+		    recmem_str(&rm->strs, p->np), p->pct, recmem_str(&rm->strs, p->adkim),
+		    recmem_str(&rm->strs, p->aspf), recmem_str(&rm->strs, p->testing),
+		    (intptr_t)m->polcount[m->pols[i]]);
+	}
+}
+
+/*
+ * sources_on_row over the copy: the records of the selected reports in
+ * rowid order (the runs), each key classified once, each IP's aggregate
+ * found by index.  Same set as the SQL scan, field by field
+ * (tests/unit/test_recmem.c compares them).
+ */
+static void
+sources_mem_scan(struct sources_mem *m, const struct scan_filter *f)
+{
+	const struct recmem *rm = m->rm;
+	uint8_t *sel = sources_mem_select(rm, f);
+	uint32_t ip = RECMEM_NONE;
+
+	if (f->source_ip != NULL && (ip = recmem_find(&rm->ips, f->source_ip)) == RECMEM_NONE)
+		goto done;
+	for (uint32_t r = 0; r < rm->nrun; r++) {
+		uint32_t ri = rm->run[r].rep, end = rm->run[r + 1].start;
+		const struct recmem_report *rep;
+
+		if (ri == RECMEM_NONE || !sel[ri])
+			continue;
+		rep = &rm->rep[ri];
+		if (rep->domain == 0)
+			continue;               /* no policy domain: skipped by the SQL scan */
+		for (uint32_t i = rm->run[r].start; i < end; i++) {
+			uint32_t k = rm->r_key[i];
+			struct sources_key *sk = m->keys[k];
+
+			if (sk == NULL) {
+				uint32_t kip = rm->key[k].ip;
+
+				if (kip == 0 || (f->source_ip != NULL && kip != ip))
+					continue;
+				sk = sources_mem_key(m, k, rep);
+			} else if (f->source_ip != NULL && rm->key[k].ip != ip)
+				continue;
+			sources_mem_record(m, sk, rep, ri, rm->r_count[i]);
+		}
+	}
+done:
+	free(sel);
+}
+
+static struct sources_set *
+sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct scan_filter *f,
+    struct sources_ctx *c, char *err, size_t errlen)
+{
+	struct sources_mem m;
+
+	memset(&m, 0, sizeof(m));
+	m.c = *c;
+	m.rm = rm;
+	m.sm = scan_mem_new(db, rm, err, errlen);
+	m.keys = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.keys));
+	m.byip = xcalloc(rm->ips.n, sizeof(*m.byip));
+	m.best = RECMEM_NONE;
+	m.pols = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.pols));
+	m.polcount = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.polcount));
+	m.orgs = xcalloc(rm->strs.n, sizeof(*m.orgs));
+	m.orgseen = xcalloc(rm->strs.n, 1);
+	arena_init(&m.ar, 64 * 1024);
+	sources_mem_scan(&m, f);
+	sources_mem_facts(&m);
+	*c = m.c;
+	arena_fini(&m.ar);
+	free(m.keys);
+	free(m.byip);
+	free(m.pols);
+	free(m.polcount);
+	free(m.orgs);
+	free(m.orgseen);
+	scan_mem_free(&m.sm);
+	return c->set;
+}
+
 struct sources_set *
-sources_collect(struct sqlite3 *db, const struct scan_filter *f, char *err, size_t errlen)
+sources_collect_from(struct sqlite3 *db, const struct recmem *rm, const struct scan_filter *f,
+    char *err, size_t errlen)
 {
 	struct sources_ctx c;
 
@@ -328,18 +636,28 @@ sources_collect(struct sqlite3 *db, const struct scan_filter *f, char *err, size
 	c.set->reporters = amap_new(16);
 	c.set->policies = amap_new(16);
 	c.set->pct = -1;
-	c.byip = amap_new(1024);
-	if (scan_records(db, f, sources_on_row, &c, err, errlen) < 0) {
+	if (rm != NULL)
+		sources_collect_mem(db, rm, f, &c, err, errlen);
+	else {
+		c.byip = amap_new(1024);
+		if (scan_records(db, f, sources_on_row, &c, err, errlen) < 0) {
+			amap_free(&c.byip);
+			sources_set_free(&c.set);
+			return NULL;
+		}
 		amap_free(&c.byip);
-		sources_set_free(&c.set);
-		return NULL;
 	}
-	amap_free(&c.byip);
 	for (size_t i = 0; i < c.set->n; i++)
 		sources_finish(c.set->v[i]);
 	if (c.set->n > 1)
 		qsort(c.set->v, c.set->n, sizeof(*c.set->v), sources_cmp);
 	return c.set;
+}
+
+struct sources_set *
+sources_collect(struct sqlite3 *db, const struct scan_filter *f, char *err, size_t errlen)
+{
+	return sources_collect_from(db, NULL, f, err, errlen);
 }
 
 char *

@@ -40,6 +40,7 @@ struct sources_agg {
 	int64_t disp_none, disp_quarantine, disp_reject;
 	int64_t first_seen, last_seen;
 	struct { char *domain; int64_t messages; } from[SOURCES_FROM_MAX];
+	uint32_t from_key[SOURCES_FROM_MAX];  /* scan of the copy: string ids of from[] */
 	size_t n_from;
 	struct sources_bucket b[SOURCES_BUCKETS_MAX];
 	size_t n_b;
@@ -67,6 +68,12 @@ struct sources_set {
  * Returns NULL with a reason in err. */
 struct sources_set *sources_collect(struct sqlite3 *db, const struct scan_filter *f,
     char *err, size_t errlen);
+/* The same from the in-memory copy of the records when rm is not NULL (it
+ * must match what db sees: store/recmem.h), else from SQL.  Same result,
+ * field by field and in the same order. */
+struct recmem;
+struct sources_set *sources_collect_from(struct sqlite3 *db, const struct recmem *rm,
+    const struct scan_filter *f, char *err, size_t errlen);
 void sources_set_free(struct sources_set **s);
 
 /* {code, params, messages:{en,ja}} for a bucket's reason (which = 0),

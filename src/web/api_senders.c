@@ -182,8 +182,8 @@ senders_fp(struct store *st, char *out, size_t outlen, uint64_t *gen_out)
 
 static void senders_asked(const struct query *q);
 
-typedef json_t *(*senders_make_fn)(struct store *st, const struct query *q, const char *arg,
-    struct senders_aux **aux);
+typedef json_t *(*senders_make_fn)(struct server *srv, struct store *st, const struct query *q,
+    const char *arg, struct senders_aux **aux);
 
 static struct senders_aux *
 senders_aux_ref(struct senders_aux *a)
@@ -241,7 +241,7 @@ senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char
  * analyze_errmsg()).  *hit says which.
  */
 static json_t *
-senders_cached(struct store *st, const char *key, senders_make_fn make,
+senders_cached(struct server *srv, struct store *st, const char *key, senders_make_fn make,
     const struct query *q, const char *arg, int *hit, struct senders_aux **aux_out)
 {
 	struct senders_aux *aux = NULL;
@@ -270,7 +270,7 @@ senders_cached(struct store *st, const char *key, senders_make_fn make,
 	}
 	pthread_mutex_unlock(&senders_mu);
 
-	v = make(st, q, arg, &aux);
+	v = make(srv, st, q, arg, &aux);
 	if (v == NULL)
 		return NULL;
 	senders_store_fp(key, v, aux, fp, gen);
@@ -412,11 +412,12 @@ senders_sections(json_t *v)
  * *aux for the full JSON of a page's rows).  0, or -1 (analyze_errmsg()).
  */
 static int
-senders_make_pair(struct store *st, const struct query *q, json_t **g, json_t **src,
-    struct senders_aux **aux)
+senders_make_pair(struct server *srv, struct store *st, const struct query *q, json_t **g,
+    json_t **src, struct senders_aux **aux)
 {
 	struct query all = *q;
 	struct senders_aux *a;
+	struct recmem *rm;
 
 	*g = *src = NULL;
 	*aux = NULL;
@@ -426,7 +427,10 @@ senders_make_pair(struct store *st, const struct query *q, json_t **g, json_t **
 	all.source_ip = NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -1;
-	if ((a->s = analyze_sources_collect(st, &all)) == NULL) {
+	rm = server_recmem_get(srv, st);
+	a->s = analyze_sources_collect_mem(st, rm, &all);
+	server_recmem_put(srv, rm);
+	if (a->s == NULL) {
 		free(a);
 		return -1;
 	}
@@ -454,8 +458,8 @@ senders_make_pair(struct store *st, const struct query *q, json_t **g, json_t **
 static pthread_mutex_t senders_pair_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static json_t *
-senders_pair_get(struct store *st, const struct query *q, char kind, struct senders_aux **aux,
-    int *hit, int64_t margin)
+senders_pair_get(struct server *srv, struct store *st, const struct query *q, char kind,
+    struct senders_aux **aux, int *hit, int64_t margin)
 {
 	char kg[1100], ks[1100], fp[200];
 	const char *want = kind == 'G' ? kg : ks;
@@ -482,7 +486,7 @@ senders_pair_get(struct store *st, const struct query *q, char kind, struct send
 	*hit = 0;
 	/* the fingerprint before the work: a change meanwhile is not masked */
 	senders_fp(st, fp, sizeof(fp), &gen);
-	if (senders_make_pair(st, q, &g, &src, &a) != 0) {
+	if (senders_make_pair(srv, st, q, &g, &src, &a) != 0) {
 		pthread_mutex_unlock(&senders_pair_mu);
 		return NULL;
 	}
@@ -505,16 +509,20 @@ senders_pair_get(struct store *st, const struct query *q, char kind, struct send
 }
 
 static json_t *
-senders_make_readiness(struct store *st, const struct query *q, const char *arg,
-    struct senders_aux **aux)
+senders_make_readiness(struct server *srv, struct store *st, const struct query *q,
+    const char *arg, struct senders_aux **aux)
 {
+	struct recmem *rm = server_recmem_get(srv, st);
+	json_t *v = analyze_readiness_json_mem(st, rm, arg, q->since, q->until);
+
 	(void)aux;
-	return analyze_readiness_json(st, arg, q->since, q->until);
+	server_recmem_put(srv, rm);
+	return v;
 }
 
 static json_t *
-senders_make_enrichment(struct store *st, const struct query *q, const char *arg,
-    struct senders_aux **aux)
+senders_make_enrichment(struct server *srv, struct store *st, const struct query *q,
+    const char *arg, struct senders_aux **aux)
 {
 	static const char sql[] =
 	    "SELECT count(*),"
@@ -939,7 +947,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 	}
 	if (strcmp(seg[1], "enrichment") == 0) {
 		senders_key(key, sizeof(key), "E", &(struct query){0}, NULL);
-		v = senders_cached(st, key, senders_make_enrichment, q, NULL, &hit, NULL);
+		v = senders_cached(srv, st, key, senders_make_enrichment, q, NULL, &hit, NULL);
 		server_store_put(srv, st);
 		if (v == NULL)
 			api_error(out, 500, "internal", "cannot count the enriched sources");
@@ -955,7 +963,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 			return 1;
 		}
 		senders_key(key, sizeof(key), "R", q, seg[2]);
-		v = senders_cached(st, key, senders_make_readiness, q, seg[2], &hit, NULL);
+		v = senders_cached(srv, st, key, senders_make_readiness, q, seg[2], &hit, NULL);
 		server_store_put(srv, st);
 		if (v == NULL)
 			senders_fail(out);
@@ -967,7 +975,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 		senders_asked(q);
 	if (n == 2) {
 		senders_key(key, sizeof(key), "G", q, NULL);
-		v = senders_pair_get(st, q, 'G', NULL, &hit, 0);
+		v = senders_pair_get(srv, st, q, 'G', NULL, &hit, 0);
 		server_store_put(srv, st);
 		if (v == NULL)
 			senders_fail(out);
@@ -976,7 +984,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 		return 1;
 	}
 	senders_key(key, sizeof(key), "S", q, NULL);
-	v = senders_pair_get(st, q, 'S', &aux, &hit, 0);
+	v = senders_pair_get(srv, st, q, 'S', &aux, &hit, 0);
 	server_store_put(srv, st);
 	if (v == NULL) {
 		senders_fail(out);
@@ -1049,7 +1057,7 @@ senders_warm_one(struct server *srv, const struct query *q)
 	struct store *st = server_store_get(srv);
 	int hit;
 
-	json_decref(senders_pair_get(st, q, 'G', NULL, &hit, SENDERS_WARM_MARGIN));
+	json_decref(senders_pair_get(srv, st, q, 'G', NULL, &hit, SENDERS_WARM_MARGIN));
 	server_store_put(srv, st);
 }
 

@@ -55,6 +55,7 @@
 #include "analyze/analyze.h"
 #include "ingest/daemon.h"
 #include "store/dashmem.h"
+#include "store/recmem.h"
 #include "store/query_dash.h"
 #include "web/api.h"
 #include "web/assets.h"
@@ -86,6 +87,7 @@ struct server {
 	pthread_mutex_t cfg_mu;
 	json_t *intake_cfg;         /* server_intake_config()'s snapshot */
 	struct dashmem_keeper *dashk; /* in-memory copy of daily; NULL = SQL only */
+	struct recmem_keeper *reck; /* in-memory copy of the records; NULL = SQL only */
 	struct senders_warm *warm;  /* api_senders.c's background cache filler */
 };
 
@@ -728,6 +730,24 @@ server_dashmem_status(struct server *srv)
 	return dashmem_keeper_status(srv->dashk);
 }
 
+struct recmem *
+server_recmem_get(struct server *srv, struct store *st)
+{
+	return recmem_keeper_get(srv->reck, store_sqlite_handle(st));
+}
+
+void
+server_recmem_put(struct server *srv, struct recmem *rm)
+{
+	recmem_keeper_put(srv->reck, rm);
+}
+
+json_t *
+server_recmem_status(struct server *srv)
+{
+	return recmem_keeper_status(srv->reck);
+}
+
 int64_t
 server_now(const struct server *srv)
 {
@@ -997,6 +1017,8 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 	 * filled in the background from now on; requests use SQL until then. */
 	srv->warm = api_senders_warm_new(srv);
 	srv->dashk = dashmem_keeper_new(srv->o.db_path, 0, server_dash_built, srv);
+	/* the sender analysis' copy of the records: the warm-up uses it once built */
+	srv->reck = recmem_keeper_new(srv->o.db_path, 0, server_dash_built, srv);
 	if (srv->o.cfg != NULL) {
 		struct intake_store_ops ops = { server_intake_get, server_intake_put, srv };
 
@@ -1086,6 +1108,7 @@ server_free(struct server **srvp)
 	if (srv->d)
 		MHD_stop_daemon(srv->d);
 	dashmem_keeper_free(&srv->dashk);
+	recmem_keeper_free(&srv->reck);
 	api_senders_warm_free(&srv->warm);
 	for (size_t i = 0; i < srv->npool; i++)
 		store_close(&srv->pool[i]);
