@@ -191,12 +191,15 @@ static const char scan_ipinfo_sql[] =
 	"SELECT ptr, ptr_status, fcrdns, base_domain, asn, as_name, country, resolved_at "
 	"FROM ip_info WHERE ip = ?";
 
+/* Column i as a new string (from ar when not NULL), NULL when NULL or empty. */
 static char *
-scan_dup(sqlite3_stmt *s, int i)
+scan_dup(sqlite3_stmt *s, int i, struct arena *ar)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = (const char *)sqlite3_column_text(s, i);
 
-	return t != NULL && *t ? xstrdup((const char *)t) : NULL;
+	if (t == NULL || *t == '\0')
+		return NULL;
+	return ar != NULL ? arena_strdup(ar, t) : xstrdup(t);
 }
 
 static void
@@ -214,15 +217,25 @@ scan_source_free(struct scan_source *x)
 	free(x);
 }
 
+/* What is known about (ip, domain); allocated from ar when not NULL (then
+ * never given to scan_source_free), else by malloc. */
 static struct scan_source *
 scan_source_load(sqlite3_stmt *q, const struct catalog *cat, const struct userrules *rules,
-    const char *ip, const char *domain)
+    const char *ip, const char *domain, struct arena *ar)
 {
-	struct scan_source *x = xcalloc(1, sizeof(*x));
+	struct scan_source *x;
 	const struct catalog_service *svc = NULL;
 
-	x->ip = xstrdup(ip);
-	x->domain = xstrdup(domain);
+	if (ar != NULL) {
+		x = arena_alloc(ar, sizeof(*x));
+		memset(x, 0, sizeof(*x));
+		x->ip = arena_strdup(ar, ip);
+		x->domain = arena_strdup(ar, domain);
+	} else {
+		x = xcalloc(1, sizeof(*x));
+		x->ip = xstrdup(ip);
+		x->domain = xstrdup(domain);
+	}
 	x->cs.ip = x->ip;
 	x->cs.fcrdns = -1;
 	x->cs.pending = 1;
@@ -230,14 +243,14 @@ scan_source_load(sqlite3_stmt *q, const struct catalog *cat, const struct userru
 		sqlite3_reset(q);
 		sqlite3_bind_text(q, 1, ip, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(q) == SQLITE_ROW) {
-			x->ptr = scan_dup(q, 0);
-			x->ptr_status = scan_dup(q, 1);
+			x->ptr = scan_dup(q, 0, ar);
+			x->ptr_status = scan_dup(q, 1, ar);
 			if (sqlite3_column_type(q, 2) != SQLITE_NULL)
 				x->cs.fcrdns = sqlite3_column_int(q, 2);
-			x->base_domain = scan_dup(q, 3);
+			x->base_domain = scan_dup(q, 3, ar);
 			x->asn = sqlite3_column_int64(q, 4);
-			x->as_name = scan_dup(q, 5);
-			x->country = scan_dup(q, 6);
+			x->as_name = scan_dup(q, 5, ar);
+			x->country = scan_dup(q, 6, ar);
 			x->resolved_at = sqlite3_column_int64(q, 7);
 			x->cs.pending = x->ptr_status == NULL || strcmp(x->ptr_status, "pending") == 0;
 		}
@@ -394,7 +407,7 @@ scan_records(sqlite3 *db, const struct scan_filter *f, scan_fn fn, void *arg,
 		for (src = head; src != NULL && src->domain_key != domain; src = src->next)
 			;
 		if (src == NULL) {
-			src = scan_source_load(q, cat, rules, ip, domain);
+			src = scan_source_load(q, cat, rules, ip, domain, NULL);
 			src->domain_key = domain;
 			src->next = head;
 			amap_put(cache, ip, src);
@@ -511,10 +524,7 @@ scan_mem_free(struct scan_mem **mp)
 
 	if (m == NULL)
 		return;
-	for (uint32_t i = 0; i < m->rm->nsrc; i++)
-		if (m->src[i] != NULL)
-			scan_source_free(m->src[i]);
-	free(m->src);
+	free(m->src);                   /* the sources are in the arena */
 	free(m->cls);
 	free(m->sigp);
 	arena_fini(&m->ar);
@@ -574,7 +584,7 @@ scan_mem_class(struct scan_mem *m, uint32_t k)
 	c->policy_domain = recmem_str(&rm->strs, key->domain);
 	if ((src = m->src[key->src]) == NULL) {
 		src = scan_source_load(m->q, m->ctx.cat, m->rules, recmem_str(&rm->ips, key->ip),
-		    c->policy_domain);
+		    c->policy_domain, &m->ar);
 		src->domain_key = c->policy_domain;
 		m->src[key->src] = src;
 	}

@@ -23,6 +23,7 @@ struct sources_bucket {
 	char *dkim_domain, *spf_domain, *override, *from;
 	int own, approved;
 	int64_t messages;
+	uint32_t hash;         /* scan of the copy: sources.c's hash of the fields above */
 };
 
 struct sources_agg {
