@@ -914,26 +914,3 @@ sources_agg_json(const struct sources_agg *a)
 	json_object_set_new(o, "last_seen", json_integer(a->last_seen));
 	return o;
 }
-
-json_t *
-sources_agg_summary_json(const struct sources_agg *a)
-{
-	json_t *o = json_object(), *classes = json_object();
-
-	json_object_set_new(o, "ip", json_string(a->ip));
-	json_object_set_new(o, "ptr", sources_str(a->ptr));
-	json_object_set_new(o, "asn", a->asn > 0 ? json_integer(a->asn) : json_null());
-	json_object_set_new(o, "country", sources_str(a->country));
-	json_object_set_new(o, "service", a->service ? json_string(a->service->id) : json_null());
-	json_object_set_new(o, "service_name", a->service ? json_string(a->service->name) : json_null());
-	json_object_set_new(o, "group", json_string(a->group));
-	json_object_set_new(o, "group_name", json_string(a->group_name));
-	json_object_set_new(o, "class", json_string(classify_class_name(a->cls)));
-	for (int c = 0; c < CLASSIFY_CLASS_N; c++)
-		json_object_set_new(classes, classify_class_name((enum classify_class)c),
-		    json_integer(a->classes[c]));
-	json_object_set_new(o, "classes", classes);
-	json_object_set_new(o, "messages", json_integer(a->messages));
-	json_object_set_new(o, "dmarc_pass", json_integer(a->dmarc_pass));
-	return o;
-}

@@ -84,10 +84,6 @@ json_t *sources_reason_json(const struct sources_agg *a, const struct sources_bu
 char *sources_who(const struct sources_agg *a, const struct catalog_service *svc, int ja);
 /* One source as JSON (the sources view row). */
 json_t *sources_agg_json(const struct sources_agg *a);
-/* The members of sources_agg_json that lists filter, sort and count by
- * (ip, ptr, asn, country, service, service_name, group, group_name, class,
- * classes, messages, dmarc_pass), with the same values. */
-json_t *sources_agg_summary_json(const struct sources_agg *a);
 
 /* Sets analyze_errmsg() for this thread (analyze.c). */
 void analyze_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -641,7 +641,7 @@ senders_params_read(struct MHD_Connection *c, const struct query *q, struct send
 /* ---- /api/senders/sources ---------------------------------------------------- */
 
 struct senders_row {
-	json_t *v;
+	struct analyze_source_row v;
 	size_t idx;             /* position in the entry's sources */
 	const char *s;          /* string sort key */
 	double d;               /* numeric sort key */
@@ -665,38 +665,33 @@ senders_row_cmp(const void *x, const void *y, void *arg)
 	if (desc)
 		c = -c;
 	if (c == 0)
-		c = strcmp(senders_s(a->v, "ip"), senders_s(b->v, "ip"));
+		c = strcmp(a->v.ip, b->v.ip);
 	return c;
 }
 
 static void
 senders_row_key(struct senders_row *r, const char *sort)
 {
-	json_t *v = r->v;
-	json_int_t m = senders_i64(v, "messages"), p = senders_i64(v, "dmarc_pass");
-	const char *cls;
-	int ci;
+	const struct analyze_source_row *v = &r->v;
+	json_int_t m = v->messages, p = v->dmarc_pass;
 
 	r->s = NULL;
 	r->d = 0;
 	if (strcmp(sort, "ip") == 0)
-		r->s = senders_s(v, "ip");
+		r->s = v->ip;
 	else if (strcmp(sort, "host") == 0)
-		r->s = senders_s(v, "ptr");
+		r->s = v->ptr;
 	else if (strcmp(sort, "group") == 0)
-		r->s = senders_s(v, "group_name");
+		r->s = v->group_name;
 	else if (strcmp(sort, "service") == 0)
-		r->s = senders_s(v, "service_name");
+		r->s = v->service_name;
 	else if (strcmp(sort, "country") == 0)
-		r->s = senders_s(v, "country");
+		r->s = v->country;
 	else if (strcmp(sort, "asn") == 0)
-		r->d = json_is_integer(json_object_get(v, "asn")) ?
-		    (double)senders_i64(v, "asn") : -1;
-	else if (strcmp(sort, "class") == 0) {
-		cls = senders_s(v, "class");
-		ci = cls ? senders_class_index(cls) : -1;
-		r->d = ci >= 0 ? senders_class_rank[ci] : 9;
-	} else if (strcmp(sort, "pass") == 0)
+		r->d = v->asn > 0 ? (double)v->asn : -1;
+	else if (strcmp(sort, "class") == 0)
+		r->d = v->cls >= 0 && v->cls < SENDERS_NCLASS ? senders_class_rank[v->cls] : 9;
+	else if (strcmp(sort, "pass") == 0)
 		r->d = m ? (double)p / (double)m : 0;
 	else if (strcmp(sort, "fail") == 0)
 		r->d = (double)(m - p);
@@ -706,20 +701,20 @@ senders_row_key(struct senders_row *r, const char *sort)
 
 /* Whether a source passes the filters other than class. */
 static int
-senders_keep(json_t *v, const struct senders_params *p)
+senders_keep(const struct analyze_source_row *v, const struct senders_params *p)
 {
 	const char *s;
 
-	if (p->only_failures && senders_i64(v, "messages") <= senders_i64(v, "dmarc_pass"))
+	if (p->only_failures && v->messages <= v->dmarc_pass)
 		return 0;
-	if (p->ip && ((s = senders_s(v, "ip")) == NULL || strcmp(s, p->ip) != 0))
+	if (p->ip && ((s = v->ip) == NULL || strcmp(s, p->ip) != 0))
 		return 0;
-	if (p->group && ((s = senders_s(v, "group")) == NULL || strcmp(s, p->group) != 0))
+	if (p->group && ((s = v->group) == NULL || strcmp(s, p->group) != 0))
 		return 0;
-	if (p->service && ((s = senders_s(v, "service")) == NULL || strcmp(s, p->service) != 0))
+	if (p->service && ((s = v->service) == NULL || strcmp(s, p->service) != 0))
 		return 0;
 	if (p->country) {
-		s = senders_s(v, "country");
+		s = v->country;
 		if (strcmp(p->country, "none") == 0 ? s != NULL : (s == NULL ||
 		    strcmp(s, p->country) != 0))
 			return 0;
@@ -730,38 +725,38 @@ senders_keep(json_t *v, const struct senders_params *p)
 static json_t *
 senders_sources_page(json_t *all, const struct senders_aux *aux, const struct senders_params *p)
 {
-	json_t *src = json_object_get(all, "sources"), *v, *page, *counts, *msgs;
+	json_t *page, *counts, *msgs;
 	struct senders_row *rows;
-	size_t i, n = 0, total;
+	size_t i, n = 0, total, nsrc = analyze_sources_n(aux->s);
 	json_int_t cc[SENDERS_NCLASS] = {0}, cm[SENDERS_NCLASS] = {0};
 	int want = p->cls ? senders_class_index(p->cls) : -1;
 
-	rows = calloc(json_array_size(src) + 1, sizeof(*rows));
+	rows = calloc(nsrc + 1, sizeof(*rows));
 	if (rows == NULL)
 		return NULL;
-	json_array_foreach(src, i, v) {
-		const char *cls = senders_s(v, "class");
-		int ci = cls ? senders_class_index(cls) : -1;
+	for (i = 0; i < nsrc; i++) {
+		struct senders_row *r = &rows[n];
+		int ci;
 
-		if (!senders_keep(v, p))
+		analyze_sources_row(aux->s, i, &r->v);
+		ci = r->v.cls;
+		if (!senders_keep(&r->v, p))
 			continue;
-		if (ci >= 0) {
+		if (ci >= 0 && ci < SENDERS_NCLASS) {
 			cc[ci]++;
-			cm[ci] += senders_i64(v, "messages");
+			cm[ci] += r->v.messages;
 		}
 		if (want >= 0 && ci != want)
 			continue;
-		rows[n].v = v;
-		rows[n].idx = i;
-		senders_row_key(&rows[n], p->sort);
+		r->idx = i;
+		senders_row_key(r, p->sort);
 		n++;
 	}
 	qsort_r(rows, n, sizeof(*rows), senders_row_cmp, (void *)&p->desc);
 	page = json_array();
 	total = n;
 	for (i = (size_t)p->offset; i < n && i < (size_t)p->offset + (size_t)p->limit; i++) {
-		json_t *o = aux ? analyze_sources_item_json(aux->s, rows[i].idx) :
-		    json_deep_copy(rows[i].v);
+		json_t *o = analyze_sources_item_json(aux->s, rows[i].idx);
 
 		if (o == NULL)
 			continue;
@@ -800,21 +795,24 @@ senders_cc_cmp(const void *x, const void *y)
 }
 
 static json_t *
-senders_countries(json_t *all, const struct senders_params *p)
+senders_countries(const struct senders_aux *aux, const struct senders_params *p)
 {
-	json_t *src = json_object_get(all, "sources"), *v, *arr;
+	json_t *arr;
 	struct senders_cc *cc = NULL, none;
-	size_t i, n = 0, cap = 0;
+	size_t i, n = 0, cap = 0, nsrc = analyze_sources_n(aux->s);
 	int want = p->cls ? senders_class_index(p->cls) : -1;
 
 	memset(&none, 0, sizeof(none));
-	json_array_foreach(src, i, v) {
-		const char *c = senders_s(v, "country"), *cls = senders_s(v, "class");
-		int ci = cls ? senders_class_index(cls) : -1;
+	for (i = 0; i < nsrc; i++) {
+		struct analyze_source_row v;
+		const char *c;
+		int ci;
 		struct senders_cc *e = NULL;
-		json_t *classes = json_object_get(v, "classes");
 
-		if (!senders_keep(v, p) || (want >= 0 && ci != want))
+		analyze_sources_row(aux->s, i, &v);
+		c = v.country;
+		ci = v.cls;
+		if (!senders_keep(&v, p) || (want >= 0 && ci != want))
 			continue;
 		if (c == NULL || strlen(c) != 2)
 			e = &none;
@@ -842,10 +840,10 @@ senders_countries(json_t *all, const struct senders_params *p)
 			}
 		}
 		e->sources++;
-		e->messages += senders_i64(v, "messages");
-		e->pass += senders_i64(v, "dmarc_pass");
+		e->messages += v.messages;
+		e->pass += v.dmarc_pass;
 		for (int k = 0; k < SENDERS_NCLASS; k++)
-			e->cls[k] += senders_i64(classes, senders_classes[k]);
+			e->cls[k] += v.classes[k];
 	}
 	if (n > 1)
 		qsort(cc, n, sizeof(*cc), senders_cc_cmp);
@@ -993,7 +991,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 	if (strcmp(seg[2], "sources") == 0)
 		api_json(out, 200, senders_sources_page(v, aux, &p));
 	else
-		api_json(out, 200, senders_countries(v, &p));
+		api_json(out, 200, senders_countries(aux, &p));
 	json_decref(v);
 	senders_aux_unref(&aux);
 	return 1;
