@@ -57,6 +57,7 @@ sources_agg_free(struct sources_agg *a)
 		free(a->b[i].override);
 		free(a->b[i].from);
 	}
+	free(a->b);
 	free(a->group);
 	free(a->group_name);
 	free(a->group_kind);
@@ -142,8 +143,8 @@ sources_bucket(struct sources_agg *a, const struct classify_result *res, const c
 
 	for (size_t i = 0; i < a->n_b; i++) {
 		struct sources_bucket *x = &a->b[i];
-		if (x->hash == hash && x->cls == res->cls && x->reason == res->reason && x->detail == res->detail &&
-		    x->service == res->service && sources_streq(x->dkim_domain, res->dkim_domain) &&
+		if (x->hash == hash && x->cls == res->cls && x->reason == res->reason &&
+		    x->detail == res->detail && x->service == res->service && sources_streq(x->dkim_domain, res->dkim_domain) &&
 		    sources_streq(x->spf_domain, res->spf_domain) &&
 		    sources_streq(x->override, res->override) && sources_streq(x->from, from)) {
 			b = x;
@@ -151,7 +152,14 @@ sources_bucket(struct sources_agg *a, const struct classify_result *res, const c
 		}
 	}
 	if (b == NULL && a->n_b < SOURCES_BUCKETS_MAX) {
+		if (a->n_b == a->cap_b) {
+			a->cap_b = a->cap_b ? a->cap_b * 2 : 2;
+			if (a->cap_b > SOURCES_BUCKETS_MAX)
+				a->cap_b = SOURCES_BUCKETS_MAX;
+			a->b = xrealloc(a->b, a->cap_b * sizeof(*a->b));
+		}
 		b = &a->b[a->n_b++];
+		memset(b, 0, sizeof(*b));
 		b->cls = res->cls;
 		b->reason = res->reason;
 		b->detail = res->detail;

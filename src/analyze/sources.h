@@ -43,8 +43,9 @@ struct sources_agg {
 	struct { char *domain; int64_t messages; } from[SOURCES_FROM_MAX];
 	uint32_t from_key[SOURCES_FROM_MAX];  /* scan of the copy: string ids of from[] */
 	size_t n_from;
-	struct sources_bucket b[SOURCES_BUCKETS_MAX];
-	size_t n_b;
+	struct sources_bucket *b;  /* n_b of them (room for cap_b, at most SOURCES_BUCKETS_MAX):
+				      most sources have one or two */
+	size_t n_b, cap_b;
 	/* derived by sources_finish */
 	enum classify_class cls;
 	const struct sources_bucket *main;

@@ -205,11 +205,75 @@ senders_aux_unref(struct senders_aux **ap)
 	}
 }
 
+/*
+ * Values that left the cache are freed by the warm-up thread, not by the
+ * request that pushed them out: freeing a year's analysis (15,000 sources
+ * with their strings) costs ~10 ms.  Under senders_mu; freed inline when
+ * there is no warm-up thread.
+ */
+struct senders_grave {
+	json_t *v;
+	struct senders_aux *aux;
+	struct senders_grave *next;
+};
+
+static struct senders_grave *senders_graves;
+static struct senders_warm *senders_reaper;    /* the warm-up thread, or NULL */
+
+static void senders_reaper_wake(void);
+
+static void
+senders_discard(json_t *v, struct senders_aux *aux)
+{
+	struct senders_grave *g;
+
+	if (v == NULL && aux == NULL)
+		return;
+	pthread_mutex_lock(&senders_mu);
+	if (senders_reaper != NULL && (g = malloc(sizeof(*g))) != NULL) {
+		g->v = v;
+		g->aux = aux;
+		g->next = senders_graves;
+		senders_graves = g;
+		pthread_mutex_unlock(&senders_mu);
+		senders_reaper_wake();
+		return;
+	}
+	pthread_mutex_unlock(&senders_mu);
+	json_decref(v);
+	senders_aux_unref(&aux);
+}
+
+/* Frees what senders_discard left; returns whether there was anything. */
+static int
+senders_reap(void)
+{
+	struct senders_grave *g;
+
+	pthread_mutex_lock(&senders_mu);
+	g = senders_graves;
+	senders_graves = NULL;
+	pthread_mutex_unlock(&senders_mu);
+	if (g == NULL)
+		return 0;
+	while (g != NULL) {
+		struct senders_grave *next = g->next;
+
+		json_decref(g->v);
+		senders_aux_unref(&g->aux);
+		free(g);
+		g = next;
+	}
+	return 1;
+}
+
 /* Puts v (a new reference is taken) under key with the fingerprint fp. */
 static void
 senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char *fp,
     uint64_t gen)
 {
+	json_t *old_v;
+	struct senders_aux *old_aux;
 	int64_t now_s = senders_mono_ms() / 1000;
 	struct senders_entry *e, *victim = NULL;
 
@@ -223,8 +287,8 @@ senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char
 		if (victim == NULL || (victim->v != NULL && (e->v == NULL || e->used < victim->used)))
 			victim = e;
 	}
-	json_decref(victim->v);
-	senders_aux_unref(&victim->aux);
+	old_v = victim->v;
+	old_aux = victim->aux;
 	victim->aux = senders_aux_ref(aux);
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
 	snprintf(victim->fp, sizeof(victim->fp), "%s", fp);
@@ -233,6 +297,7 @@ senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char
 	victim->used = ++senders_tick;
 	victim->v = json_incref(v);
 	pthread_mutex_unlock(&senders_mu);
+	senders_discard(old_v, old_aux);
 }
 
 /*
@@ -1071,6 +1136,32 @@ senders_default_period(int64_t now, int64_t offset, struct query *q)
 	q->since = q->until - 30 * SENDERS_DAY;
 }
 
+/* Frees the discarded values without holding w->mu meanwhile. */
+static void
+senders_warm_reap_locked(struct senders_warm *w)
+{
+	pthread_mutex_unlock(&w->mu);
+	senders_reap();
+	pthread_mutex_lock(&w->mu);
+}
+
+static void
+senders_reaper_wake(void)
+{
+	struct senders_warm *w;
+
+	pthread_mutex_lock(&senders_mu);
+	w = senders_reaper;
+	if (w != NULL) {
+		/* under senders_mu: api_senders_warm_free clears senders_reaper
+		 * under it before destroying w */
+		pthread_mutex_lock(&w->mu);
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	pthread_mutex_unlock(&senders_mu);
+}
+
 static void *
 senders_warm_main(void *arg)
 {
@@ -1104,19 +1195,23 @@ senders_warm_main(void *arg)
 			senders_warm_one(w->srv, &q);
 		}
 		/* a round that did work is followed by a pause even when poked:
-		 * the data may change every second, the analysis takes longer */
+		 * the data may change every second, the analysis takes longer;
+		 * what left the cache meanwhile is freed while waiting */
 		pthread_mutex_lock(&w->mu);
 		if (w->stop)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += SENDERS_WARM_GAP / 1000;
-		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
-			;
+		do {
+			senders_warm_reap_locked(w);
+		} while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0);
 		if (w->stop || w->poke)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += (SENDERS_WARM_EVERY - SENDERS_WARM_GAP) / 1000;
-		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		do {
+			senders_warm_reap_locked(w);
+		} while (!w->stop && !w->poke && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -1138,6 +1233,9 @@ api_senders_warm_new(struct server *srv)
 		free(w);
 		return NULL;
 	}
+	pthread_mutex_lock(&senders_mu);
+	senders_reaper = w;
+	pthread_mutex_unlock(&senders_mu);
 	return w;
 }
 
@@ -1159,11 +1257,16 @@ api_senders_warm_free(struct senders_warm **wp)
 
 	if (w == NULL)
 		return;
+	pthread_mutex_lock(&senders_mu);
+	if (senders_reaper == w)
+		senders_reaper = NULL;
+	pthread_mutex_unlock(&senders_mu);
 	pthread_mutex_lock(&w->mu);
 	w->stop = 1;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->th, NULL);
+	senders_reap();
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
