@@ -19,7 +19,6 @@
 #include "analyze/amap.h"
 #include "analyze/messages.h"
 #include "analyze/sources.h"
-#include "lib/arena.h"
 #include "lib/xalloc.h"
 #include "store/recmem.h"
 
@@ -413,24 +412,34 @@ sources_bucket_hash(const struct classify_result *res, const char *from)
 struct sources_key {
 	struct sources_agg *a;
 	const struct scan_class *cl;
-	struct sources_key *next;       /* the aggregate's other keys */
-	int64_t messages, first, last;  /* sums of the key's records so far */
+	uint32_t next;                  /* the aggregate's next key + 1, 0 = none */
 	const char *from_domain;        /* the bucket's From domain */
 	uint32_t hash;                  /* sources_bucket_hash of the combination */
 	int bucket;                     /* index in a->b, -1 = no room: per record */
 	int from;                       /* index in a->from, -1 = none */
-	unsigned dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1, eager : 1;
+	unsigned dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1;
 	unsigned disp : 2;              /* 0 NULL, 1 none (or other), 2 quarantine, 3 reject */
 };
+
+/* What a record adds to its key, apart (16 bytes a key: what the records
+ * of a year touch stays in the caches). */
+struct sources_sum {
+	int64_t messages;
+	uint32_t first, last;           /* period (the copy holds 32-bit times) */
+};
+
+/* A key's state for its records. */
+enum { SOURCES_K_NEW, SOURCES_K_SUM, SOURCES_K_EAGER, SOURCES_K_OVERFLOW };
 
 struct sources_mem {
 	struct sources_ctx c;
 	const struct recmem *rm;
 	struct scan_mem *sm;
-	struct sources_key **keys;      /* by key */
+	struct sources_key *keys;       /* by key */
+	struct sources_sum *sum;        /* by key */
+	uint8_t *state;                 /* by key: SOURCES_K_* */
 	struct sources_agg **byip;      /* by IP id */
-	struct sources_key **head;      /* by IP id: the aggregate's keys */
-	struct arena ar;
+	uint32_t *head;                 /* by IP id: the aggregate's first key + 1 */
 	uint32_t best;                  /* report of the latest policy, or RECMEM_NONE */
 	uint32_t *pols, npols;          /* policies in first-seen order */
 	uint32_t *polcount;             /* reports per policy */
@@ -457,17 +466,17 @@ sources_mem_from(struct sources_agg *a, uint32_t hf, const char *header_from)
 	return (int)a->n_from++;
 }
 
-static struct sources_key *
+static void
 sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *rep)
 {
 	const struct recmem_key *key = &m->rm->key[k];
 	const struct scan_class *cl = scan_mem_class(m->sm, k);
 	const struct classify_result *res = &cl->res;
-	struct sources_key *sk = arena_alloc(&m->ar, sizeof(*sk));
+	struct sources_key *sk = &m->keys[k];
 	struct sources_agg *a = m->byip[key->ip];
 	const char *from = cl->header_from && *cl->header_from ? cl->header_from : cl->policy_domain;
 	struct sources_bucket *b;
-	int stable;
+	int stable, full;
 
 	memset(sk, 0, sizeof(*sk));
 	if (a == NULL)
@@ -476,9 +485,9 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 	sk->a = a;
 	sk->cl = cl;
 	sk->next = m->head[key->ip];
-	m->head[key->ip] = sk;
-	sk->first = rep->begin;
-	sk->last = rep->end;
+	m->head[key->ip] = k + 1;
+	m->sum[k].first = (uint32_t)rep->begin;
+	m->sum[k].last = (uint32_t)rep->end;
 	sk->dkim = sources_streq(cl->dkim_eval, "pass");
 	sk->spf = sources_streq(cl->spf_eval, "pass");
 	sk->dmarc = sources_streq(cl->dmarc, "pass") || sk->dkim || sk->spf;
@@ -496,21 +505,20 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 	if (a->service == NULL && res->service != NULL)
 		a->service = res->service;
 	sk->from = sources_mem_from(a, m->rm->sig[key->sig].hf, cl->header_from);
-	sk->eager = a->n_b == SOURCES_BUCKETS_MAX;
+	full = a->n_b == SOURCES_BUCKETS_MAX;
 	sk->from_domain = from;
 	sk->hash = sources_bucket_hash(res, from);
 	b = sources_bucket(a, res, from, sk->hash, &stable);
 	sk->bucket = stable ? (int)(b - a->b) : -1;
-	if (!sk->eager && a->n_b == SOURCES_BUCKETS_MAX) {
+	m->state[k] = !stable ? SOURCES_K_OVERFLOW : full ? SOURCES_K_EAGER : SOURCES_K_SUM;
+	if (!full && a->n_b == SOURCES_BUCKETS_MAX) {
 		/* this key's bucket filled them: the sums so far into the buckets */
-		for (struct sources_key *x = sk; x != NULL; x = x->next) {
-			assert(x->bucket >= 0);    /* no key overflows before they are full */
-			a->b[x->bucket].messages += x->messages;
-			x->eager = 1;
+		for (uint32_t x = k + 1; x != 0; x = m->keys[x - 1].next) {
+			assert(m->state[x - 1] == SOURCES_K_SUM);  /* none overflows before */
+			a->b[m->keys[x - 1].bucket].messages += m->sum[x - 1].messages;
+			m->state[x - 1] = SOURCES_K_EAGER;
 		}
 	}
-	m->keys[k] = sk;
-	return sk;
 }
 
 /* Period-wide facts of a report, on its first record (as sources_on_row). */
@@ -538,21 +546,25 @@ sources_mem_report(struct sources_mem *m, uint32_t ri)
 }
 
 static inline void
-sources_mem_record(struct sources_mem *m, struct sources_key *sk,
-    const struct recmem_report *rep, uint32_t ri, int64_t n)
+sources_mem_record(struct sources_mem *m, uint32_t k, const struct recmem_report *rep,
+    uint32_t ri, int64_t n)
 {
-	sk->messages += n;
-	if (rep->begin < sk->first)
-		sk->first = rep->begin;
-	if (rep->end > sk->last)
-		sk->last = rep->end;
-	if (sk->bucket >= 0) {
-		if (sk->eager)
-			sk->a->b[sk->bucket].messages += n;
-	} else {
+	struct sources_sum *x = &m->sum[k];
+
+	x->messages += n;
+	if ((uint32_t)rep->begin < x->first)
+		x->first = (uint32_t)rep->begin;
+	if ((uint32_t)rep->end > x->last)
+		x->last = (uint32_t)rep->end;
+	if (m->state[k] != SOURCES_K_SUM) {
+		const struct sources_key *sk = &m->keys[k];
 		int stable;
 
-		sources_bucket(sk->a, &sk->cl->res, sk->from_domain, sk->hash, &stable)->messages += n;
+		if (m->state[k] == SOURCES_K_EAGER)
+			sk->a->b[sk->bucket].messages += n;
+		else
+			sources_bucket(sk->a, &sk->cl->res, sk->from_domain, sk->hash,
+			    &stable)->messages += n;
 	}
 	m->c.set->records++;
 	if (rep->id != m->c.last_report)
@@ -566,14 +578,14 @@ sources_mem_fold(struct sources_mem *m)
 	struct sources_set *set = m->c.set;
 
 	for (uint32_t k = 0; k < m->rm->nkey; k++) {
-		const struct sources_key *sk = m->keys[k];
+		const struct sources_key *sk = &m->keys[k];
 		struct sources_agg *a;
 		int64_t n;
 
-		if (sk == NULL)
-			continue;
+		if (m->state[k] == SOURCES_K_NEW)
+			continue;               /* not in the period */
 		a = sk->a;
-		n = sk->messages;
+		n = m->sum[k].messages;
 		a->messages += n;
 		if (sk->dkim)
 			a->dkim_pass += n;
@@ -588,13 +600,13 @@ sources_mem_fold(struct sources_mem *m)
 			a->disp_quarantine += n;
 		else if (sk->disp == 1)
 			a->disp_none += n;
-		if (sk->first < a->first_seen)
-			a->first_seen = sk->first;
-		if (sk->last > a->last_seen)
-			a->last_seen = sk->last;
+		if (m->sum[k].first < a->first_seen)
+			a->first_seen = m->sum[k].first;
+		if (m->sum[k].last > a->last_seen)
+			a->last_seen = m->sum[k].last;
 		if (sk->from >= 0)
 			a->from[sk->from].messages += n;
-		if (sk->bucket >= 0 && !sk->eager)
+		if (m->state[k] == SOURCES_K_SUM)
 			a->b[sk->bucket].messages += n;
 		if (sk->sub) {
 			set->subdomain_messages += n;
@@ -678,17 +690,15 @@ sources_mem_scan(struct sources_mem *m, const struct scan_filter *f)
 			continue;               /* no policy domain: skipped by the SQL scan */
 		for (uint32_t i = rm->run[r].start; i < end; i++) {
 			uint32_t k = rm->r_key[i];
-			struct sources_key *sk = m->keys[k];
-
-			if (sk == NULL) {
+			if (m->state[k] == SOURCES_K_NEW) {
 				uint32_t kip = rm->key[k].ip;
 
 				if (kip == 0 || (f->source_ip != NULL && kip != ip))
 					continue;
-				sk = sources_mem_key(m, k, rep);
+				sources_mem_key(m, k, rep);
 			} else if (f->source_ip != NULL && rm->key[k].ip != ip)
 				continue;
-			sources_mem_record(m, sk, rep, ri, rm->r_count[i]);
+			sources_mem_record(m, k, rep, ri, rm->r_count[i]);
 		}
 	}
 done:
@@ -710,7 +720,9 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	m.c = *c;
 	m.rm = rm;
 	m.sm = scan_mem_new(db, rm, err, errlen);
-	m.keys = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.keys));
+	m.keys = xmalloc((rm->nkey ? rm->nkey : 1) * sizeof(*m.keys));
+	m.sum = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.sum));
+	m.state = xcalloc(rm->nkey ? rm->nkey : 1, 1);
 	m.byip = xcalloc(rm->ips.n, sizeof(*m.byip));
 	m.head = xcalloc(rm->ips.n, sizeof(*m.head));
 	m.best = RECMEM_NONE;
@@ -718,13 +730,13 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	m.polcount = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.polcount));
 	m.orgs = xcalloc(rm->strs.n, sizeof(*m.orgs));
 	m.orgseen = xcalloc(rm->strs.n, 1);
-	arena_init(&m.ar, 64 * 1024);
 	sources_mem_scan(&m, f);
 	sources_mem_fold(&m);
 	sources_mem_facts(&m);
 	*c = m.c;
-	arena_fini(&m.ar);
 	free(m.keys);
+	free(m.sum);
+	free(m.state);
 	free(m.byip);
 	free(m.head);
 	free(m.pols);

@@ -354,6 +354,11 @@ rm_load_reports(struct rm_build *b, sqlite3 *db)
 			b->why = "a report with a period that is not an integer";
 			goto fail;
 		}
+		if (sqlite3_column_int64(s, 4) < 0 || sqlite3_column_int64(s, 4) > UINT32_MAX ||
+		    sqlite3_column_int64(s, 5) < 0 || sqlite3_column_int64(s, 5) > UINT32_MAX) {
+			b->why = "a report with a period outside 1970..2106";
+			goto fail;
+		}
 		if (rm->nrep == RECMEM_NONE - 1) {
 			b->why = "too many reports";
 			goto fail;

@@ -26,7 +26,8 @@
  * api.db): 12 bytes a record, 40 a report, 8 a run, 16 a key (~110,000),
  * 24 a signature (~14,000), plus the strings: ~33 MiB, built in ~2 s by
  * the keeper's thread.  More than RECMEM_RECORDS_MAX records, a count
- * outside 0..2^32-1 or a period that is not an integer: no copy (SQL).
+ * outside 0..2^32-1 or a report period that is not an integer in
+ * 0..2^32-1 (the scan keeps 32-bit times): no copy (SQL).
  *
  * Freshness: the copy carries the fingerprint of the snapshot it was read
  * from: reports max(id) and count, records max(id), ledger max(id) (an

@@ -468,6 +468,11 @@ test_refuses(void **state)
 	assert_null(rm);
 	assert_non_null(strstr(err, "count"));
 	fx_exec(f, "UPDATE records SET count = 5 WHERE id = (SELECT max(id) FROM records)");
+	fx_exec(f, "UPDATE reports SET begin_ts = -86400 WHERE id = (SELECT min(id) FROM reports)");
+	rm = recmem_build(store_sqlite_handle(f->st), 0, err, sizeof err);
+	assert_null(rm);
+	assert_non_null(strstr(err, "period"));
+	fx_exec(f, "UPDATE reports SET begin_ts = 0 WHERE id = (SELECT min(id) FROM reports)");
 	rm = recmem_build(store_sqlite_handle(f->st), 100, err, sizeof err);
 	assert_null(rm);
 	assert_non_null(strstr(err, "too many"));
