@@ -135,7 +135,7 @@ note "copy of daily: $dm_rows rows, $((${dm_bytes:-0} / 1048576)) MiB"
 rstate=
 for _ in $(seq 1200); do
 	rstate=$(curl -s "$B/health" | sed -n 's/.*"recmem":{"state":"\([a-z]*\)".*/\1/p')
-	[ "$rstate" = building ] || break
+	[ "$rstate" = building ] || [ "$rstate" = waiting ] || break
 	sleep 0.05
 done
 h=$(curl -s "$B/health" | sed 's/.*"recmem"://')

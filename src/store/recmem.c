@@ -625,7 +625,7 @@ fail:
 
 /* ---- the keeper ----------------------------------------------------------------- */
 
-enum rm_state { RM_BUILDING, RM_READY, RM_OFF, RM_ERROR };
+enum rm_state { RM_BUILDING, RM_READY, RM_OFF, RM_ERROR, RM_WAITING };
 
 /* as dashmem.c: rebuilds start at least RECMEM_GAP_MIN_MS apart and leave
  * the thread idle RECMEM_GAP_X times as long as they took */
@@ -636,7 +636,7 @@ struct recmem_keeper {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int stop, poke, started;
+	int stop, poke, started, wait_first;
 	struct store *st;
 	uint32_t max_records;
 	recmem_hook hook;
@@ -649,7 +649,7 @@ struct recmem_keeper {
 	struct recmem_fp fp_last;       /* of the last build, good or not (keeper thread) */
 };
 
-static const char *const rm_state_names[] = {"building", "ready", "off", "error"};
+static const char *const rm_state_names[] = {"building", "ready", "off", "error", "waiting"};
 
 static void
 rm_unref_locked(struct recmem **rmp)
@@ -742,7 +742,14 @@ rm_keeper_main(void *arg)
 	double next = 0;
 	int pending = 0;
 
-	rm_keeper_build(k, db);
+	pthread_mutex_lock(&k->mu);
+	while (k->wait_first && !k->poke && !k->stop)
+		pthread_cond_wait(&k->cv, &k->mu);
+	k->state = RM_BUILDING;
+	k->poke = 0;
+	pthread_mutex_unlock(&k->mu);
+	if (!k->stop)
+		rm_keeper_build(k, db);
 	pthread_mutex_lock(&k->mu);
 	while (!k->stop) {
 		struct timespec ts;
@@ -768,7 +775,8 @@ rm_keeper_main(void *arg)
 }
 
 struct recmem_keeper *
-recmem_keeper_new(const char *db_path, uint32_t max_records, recmem_hook hook, void *arg)
+recmem_keeper_new(const char *db_path, uint32_t max_records, int wait_first, recmem_hook hook,
+    void *arg)
 {
 	struct recmem_keeper *k = calloc(1, sizeof(*k));
 	char err[256];
@@ -786,7 +794,8 @@ recmem_keeper_new(const char *db_path, uint32_t max_records, recmem_hook hook, v
 	k->max_records = max_records;
 	k->hook = hook;
 	k->arg = arg;
-	k->state = RM_BUILDING;
+	k->wait_first = wait_first;
+	k->state = wait_first ? RM_WAITING : RM_BUILDING;
 	k->t_start = rm_ms();
 	if (pthread_create(&k->th, NULL, rm_keeper_main, k) != 0) {
 		store_close(&k->st);
@@ -845,6 +854,17 @@ recmem_keeper_get(struct recmem_keeper *k, sqlite3 *db)
 	pthread_cond_signal(&k->cv);
 	pthread_mutex_unlock(&k->mu);
 	return NULL;
+}
+
+void
+recmem_keeper_poke(struct recmem_keeper *k)
+{
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->poke = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
 }
 
 void

@@ -153,17 +153,21 @@ struct recmem_keeper;
 typedef void (*recmem_hook)(void *arg);
 
 /* Starts the thread with its own read connection to db_path; the first
- * build begins at once.  hook(arg) runs in that thread after each build
- * (may be NULL).  NULL when the thread or the connection cannot be had
- * (the analysis then reads SQL). */
+ * build begins at once, or with wait_first at the first recmem_keeper_poke
+ * (the server builds the copy of `daily` first: two builds at once on a
+ * small machine slow the SQL answers given meanwhile).  hook(arg) runs in
+ * that thread after each build (may be NULL).  NULL when the thread or the
+ * connection cannot be had (the analysis then reads SQL). */
 struct recmem_keeper *recmem_keeper_new(const char *db_path, uint32_t max_records,
-    recmem_hook hook, void *arg);
+    int wait_first, recmem_hook hook, void *arg);
+/* Wakes the keeper: the first build, or a check of the fingerprint. */
+void recmem_keeper_poke(struct recmem_keeper *k);
 void recmem_keeper_free(struct recmem_keeper **k);
 /* The copy when it matches what `db` sees now (a new reference: give it
  * back with recmem_keeper_put), else NULL (and the keeper is woken). */
 struct recmem *recmem_keeper_get(struct recmem_keeper *k, struct sqlite3 *db);
 void recmem_keeper_put(struct recmem_keeper *k, struct recmem *rm);
-/* {"state": building|ready|off|error, "records", "bytes", "builds",
+/* {"state": waiting|building|ready|off|error, "records", "bytes", "builds",
  * "build_ms", "ready_ms", "error"} for /api/health. */
 json_t *recmem_keeper_status(struct recmem_keeper *k);
 

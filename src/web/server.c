@@ -715,6 +715,16 @@ server_dash_built(void *arg)
 	api_senders_warm_poke(srv->warm);
 }
 
+/* the copy of daily was built (or could not be): the copy of the records next */
+static void
+server_daily_built(void *arg)
+{
+	struct server *srv = arg;
+
+	server_dash_built(srv);
+	recmem_keeper_poke(srv->reck);
+}
+
 struct dashmem *
 server_dashmem_get(struct server *srv, struct store *st)
 {
@@ -1041,9 +1051,12 @@ server_new(const struct server_opts *opts, char *err, size_t errlen)
 	/* The dashboard's copy of daily and the sender-analysis cache are
 	 * filled in the background from now on; requests use SQL until then. */
 	srv->warm = api_senders_warm_new(srv);
-	srv->dashk = dashmem_keeper_new(srv->o.db_path, 0, server_dash_built, srv);
-	/* the sender analysis' copy of the records: the warm-up uses it once built */
-	srv->reck = recmem_keeper_new(srv->o.db_path, 0, server_dash_built, srv);
+	/* the sender analysis' copy of the records, built after the copy of
+	 * daily (the warm-up uses it once built) */
+	srv->reck = recmem_keeper_new(srv->o.db_path, 0, 1, server_dash_built, srv);
+	srv->dashk = dashmem_keeper_new(srv->o.db_path, 0, server_daily_built, srv);
+	if (srv->dashk == NULL)
+		recmem_keeper_poke(srv->reck);
 	if (srv->o.cfg != NULL) {
 		struct intake_store_ops ops = { server_intake_get, server_intake_put, srv };
 

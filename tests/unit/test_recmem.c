@@ -501,11 +501,20 @@ test_keeper(void **state)
 {
 	struct fx *f = *state;
 	sqlite3 *db = store_sqlite_handle(f->st);
-	struct recmem_keeper *k = recmem_keeper_new(f->db, 0, NULL, NULL);
+	struct recmem_keeper *k = recmem_keeper_new(f->db, 0, 1, NULL, NULL);
 	struct recmem *rm;
 	struct scan_filter all = {0};
 
 	assert_non_null(k);
+	/* it waits for the first poke */
+	usleep(100000);
+	{
+		json_t *st = recmem_keeper_status(k);
+
+		assert_string_equal(json_string_value(json_object_get(st, "state")), "waiting");
+		json_decref(st);
+	}
+	recmem_keeper_poke(k);
 	json_decref(wait_ready(k, 1));
 	rm = recmem_keeper_get(k, db);
 	assert_non_null(rm);
