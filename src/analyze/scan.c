@@ -528,7 +528,6 @@ struct scan_mem {
 	struct classify_ctx ctx;
 	sqlite3_stmt *q;                /* ip_info lookup, or NULL */
 	struct scan_source **src;       /* by the copy's source id */
-	struct scan_class **cls;        /* by key */
 	struct scan_sigp **sigp;        /* by signature */
 	struct scan_ipinfo **info;      /* by IP id once read in bulk (NULL: no row) */
 	uint32_t nlookup;               /* sources looked up one by one */
@@ -578,7 +577,6 @@ scan_mem_new(sqlite3 *db, const struct recmem *rm, char *err, size_t errlen)
 	if (sqlite3_prepare_v2(db, scan_ipinfo_sql, -1, &m->q, NULL) != SQLITE_OK)
 		m->q = NULL;
 	m->src = xcalloc(rm->nsrc ? rm->nsrc : 1, sizeof(*m->src));
-	m->cls = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m->cls));
 	m->sigp = xcalloc(rm->nsig ? rm->nsig : 1, sizeof(*m->sigp));
 	arena_init(&m->ar, 256 * 1024);
 	return m;
@@ -592,7 +590,6 @@ scan_mem_free(struct scan_mem **mp)
 	if (m == NULL)
 		return;
 	free(m->src);                   /* the sources are in the arena */
-	free(m->cls);
 	free(m->sigp);
 	free(m->info);
 	arena_fini(&m->ar);
@@ -634,8 +631,8 @@ scan_mem_sigp(struct scan_mem *m, uint32_t i)
 	return p;
 }
 
-const struct scan_class *
-scan_mem_class(struct scan_mem *m, uint32_t k)
+void
+scan_mem_classify(struct scan_mem *m, uint32_t k, struct scan_class *c)
 {
 	const struct recmem *rm = m->rm;
 	const struct recmem_key *key = &rm->key[k];
@@ -643,11 +640,7 @@ scan_mem_class(struct scan_mem *m, uint32_t k)
 	const struct scan_sigp *p;
 	struct scan_source *src;
 	struct classify_input in;
-	struct scan_class *c;
 
-	if (m->cls[k] != NULL)
-		return m->cls[k];
-	c = arena_alloc(&m->ar, sizeof(*c));
 	memset(c, 0, sizeof(*c));
 	c->policy_domain = recmem_str(&rm->strs, key->domain);
 	if ((src = m->src[key->src]) == NULL) {
@@ -682,6 +675,4 @@ scan_mem_class(struct scan_mem *m, uint32_t k)
 	in.n_reasons = p->nrs;
 	in.src = &src->cs;
 	classify_record(&m->ctx, &in, &c->res);
-	m->cls[k] = c;
-	return c;
 }

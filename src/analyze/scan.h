@@ -50,11 +50,12 @@ int64_t scan_records(struct sqlite3 *db, const struct scan_filter *f,
 
 /*
  * The same classification over the in-memory copy of the records
- * (store/recmem.h), for sources.c's scan of it: each key of the copy (one
- * source, record signature and alignment mode) is classified on first use
- * and remembered for the scan, with exactly the inputs scan_records gives
- * classify_record for a record of that key (ip_info and the user's rules
- * read from db).  Everything returned lives until scan_mem_free.
+ * (store/recmem.h), for sources.c's scan of it: scan_mem_classify
+ * classifies a key of the copy (one source, record signature and alignment
+ * mode) with exactly the inputs scan_records gives classify_record for a
+ * record of that key (ip_info and the user's rules read from db; each
+ * source and signature prepared once per scan).  The strings and the
+ * source it points to live until scan_mem_free.
  */
 struct recmem;
 struct scan_class {
@@ -65,7 +66,7 @@ struct scan_class {
 struct scan_mem;
 struct scan_mem *scan_mem_new(struct sqlite3 *db, const struct recmem *rm, char *err,
     size_t errlen);
-const struct scan_class *scan_mem_class(struct scan_mem *m, uint32_t key);
+void scan_mem_classify(struct scan_mem *m, uint32_t key, struct scan_class *out);
 void scan_mem_free(struct scan_mem **m);
 
 #endif

@@ -19,6 +19,7 @@
 #include "analyze/amap.h"
 #include "analyze/messages.h"
 #include "analyze/sources.h"
+#include "lib/arena.h"
 #include "lib/xalloc.h"
 #include "store/recmem.h"
 
@@ -392,7 +393,7 @@ sources_bucket_hash(const struct classify_result *res, const char *from)
 
 /*
  * What sources_on_row derives from a record, derived once per key of the
- * copy (scan_mem_class): its IP's aggregate, its verdict and disposition
+ * copy (scan_mem_classify): its IP's aggregate, its verdict and disposition
  * words as flags, its header_from slot and its bucket.  A key's records
  * are only summed here (messages, period); sources_mem_fold adds the sums
  * to the aggregates at the end.  This is exact because everything
@@ -411,13 +412,13 @@ sources_bucket_hash(const struct classify_result *res, const char *from)
  */
 struct sources_key {
 	struct sources_agg *a;
-	const struct scan_class *cl;
+	const struct classify_result *res;  /* kept only when its bucket had no room */
 	uint32_t next;                  /* the aggregate's next key + 1, 0 = none */
 	const char *from_domain;        /* the bucket's From domain */
 	uint32_t hash;                  /* sources_bucket_hash of the combination */
 	int bucket;                     /* index in a->b, -1 = no room: per record */
 	int from;                       /* index in a->from, -1 = none */
-	unsigned dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1;
+	unsigned cls : 4, dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1;
 	unsigned disp : 2;              /* 0 NULL, 1 none (or other), 2 quarantine, 3 reject */
 };
 
@@ -438,6 +439,7 @@ struct sources_mem {
 	struct sources_key *keys;       /* by key */
 	struct sources_sum *sum;        /* by key */
 	uint8_t *state;                 /* by key: SOURCES_K_* */
+	struct arena ar;
 	struct sources_agg **byip;      /* by IP id */
 	uint32_t *head;                 /* by IP id: the aggregate's first key + 1 */
 	uint32_t best;                  /* report of the latest policy, or RECMEM_NONE */
@@ -470,20 +472,23 @@ static void
 sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *rep)
 {
 	const struct recmem_key *key = &m->rm->key[k];
-	const struct scan_class *cl = scan_mem_class(m->sm, k);
-	const struct classify_result *res = &cl->res;
+	struct scan_class c;
+	const struct scan_class *cl = &c;
+	const struct classify_result *res = &c.res;
 	struct sources_key *sk = &m->keys[k];
 	struct sources_agg *a = m->byip[key->ip];
-	const char *from = cl->header_from && *cl->header_from ? cl->header_from : cl->policy_domain;
+	const char *from;
 	struct sources_bucket *b;
 	int stable, full;
 
+	scan_mem_classify(m->sm, k, &c);
+	from = cl->header_from && *cl->header_from ? cl->header_from : cl->policy_domain;
 	memset(sk, 0, sizeof(*sk));
 	if (a == NULL)
 		a = m->byip[key->ip] = sources_new_agg(&m->c, cl->src, cl->policy_domain,
 		    rep->begin, rep->end);
 	sk->a = a;
-	sk->cl = cl;
+	sk->cls = res->cls;
 	sk->next = m->head[key->ip];
 	m->head[key->ip] = k + 1;
 	m->sum[k].first = (uint32_t)rep->begin;
@@ -511,6 +516,14 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 	b = sources_bucket(a, res, from, sk->hash, &stable);
 	sk->bucket = stable ? (int)(b - a->b) : -1;
 	m->state[k] = !stable ? SOURCES_K_OVERFLOW : full ? SOURCES_K_EAGER : SOURCES_K_SUM;
+	if (!stable) {
+		/* its records look for a bucket each time: keep the result (its
+		 * strings live as long as the scan) */
+		struct classify_result *r = arena_alloc(&m->ar, sizeof(*r));
+
+		*r = *res;
+		sk->res = r;
+	}
 	if (!full && a->n_b == SOURCES_BUCKETS_MAX) {
 		/* this key's bucket filled them: the sums so far into the buckets */
 		for (uint32_t x = k + 1; x != 0; x = m->keys[x - 1].next) {
@@ -563,7 +576,7 @@ sources_mem_record(struct sources_mem *m, uint32_t k, const struct recmem_report
 		if (m->state[k] == SOURCES_K_EAGER)
 			sk->a->b[sk->bucket].messages += n;
 		else
-			sources_bucket(sk->a, &sk->cl->res, sk->from_domain, sk->hash,
+			sources_bucket(sk->a, sk->res, sk->from_domain, sk->hash,
 			    &stable)->messages += n;
 	}
 	m->c.set->records++;
@@ -593,7 +606,7 @@ sources_mem_fold(struct sources_mem *m)
 			a->spf_pass += n;
 		if (sk->dmarc)
 			a->dmarc_pass += n;
-		a->classes[sk->cl->res.cls] += n;
+		a->classes[sk->cls] += n;
 		if (sk->disp == 3)
 			a->disp_reject += n;
 		else if (sk->disp == 2)
@@ -723,6 +736,7 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	m.keys = xmalloc((rm->nkey ? rm->nkey : 1) * sizeof(*m.keys));
 	m.sum = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.sum));
 	m.state = xcalloc(rm->nkey ? rm->nkey : 1, 1);
+	arena_init(&m.ar, 16 * 1024);
 	m.byip = xcalloc(rm->ips.n, sizeof(*m.byip));
 	m.head = xcalloc(rm->ips.n, sizeof(*m.head));
 	m.best = RECMEM_NONE;
@@ -737,6 +751,7 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	free(m.keys);
 	free(m.sum);
 	free(m.state);
+	arena_fini(&m.ar);
 	free(m.byip);
 	free(m.head);
 	free(m.pols);

@@ -950,7 +950,8 @@ server_is_loopback(const struct sockaddr_storage *ss)
  * With glibc's defaults a thread's heap gives that back to the kernel
  * after every such request and takes it again, zero-filled, on the next
  * one: a third of that request's time in page faults.  The server keeps
- * up to SERVER_HEAP_KEEP of freed heap per arena instead, and takes big
+ * up to SERVER_HEAP_KEEP of freed heap per arena instead, grows a heap by
+ * as much at once (not page by page, a system call each), and takes big
  * blocks from the heap rather than from fresh mappings.
  */
 #define SERVER_HEAP_KEEP (64 << 20)
@@ -960,6 +961,7 @@ server_malloc_tune(void)
 {
 #ifdef __GLIBC__
 	mallopt(M_TRIM_THRESHOLD, SERVER_HEAP_KEEP);
+	mallopt(M_TOP_PAD, SERVER_HEAP_KEEP);
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 #endif
 }
