@@ -362,33 +362,35 @@ sources_cmp(const void *x, const void *y)
 /* ---- the same over the in-memory copy (store/recmem.h) ---------------------- */
 
 static uint32_t
-sources_hash_str(uint32_t h, const char *s)
+sources_mix(uint32_t h, uint64_t v)
 {
-	if (s == NULL)
-		return h * 16777619u;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return (h ^ 0xffu) * 16777619u;
+	h ^= (uint32_t)v ^ (uint32_t)(v >> 32);
+	return h * 2654435761u ^ (h >> 15);
+}
+
+static uint64_t
+sources_len(const char *s)
+{
+	return s != NULL ? strlen(s) : UINT64_MAX;
 }
 
 /*
- * FNV-1a of a bucket's combination: equal combinations have equal hashes,
- * so sources_bucket compares the strings of a bucket only when its hash
- * matches (the SQL scan's buckets all have hash 0 and are compared).
+ * A hash of a bucket's combination in a scan of the copy: equal
+ * combinations have equal hashes (the From domain is one of the copy's
+ * interned strings, so equal ones are the same pointer; the other strings
+ * count by their length), so sources_bucket compares a bucket's strings
+ * only when its hash matches (the SQL scan's buckets all have hash 0).
  */
 static uint32_t
 sources_bucket_hash(const struct classify_result *res, const char *from)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)res->cls ^ ((uint32_t)res->reason << 4) ^
-	    ((uint32_t)res->detail << 12);
+	uint32_t h = (uint32_t)res->cls ^ ((uint32_t)res->reason << 4) ^ ((uint32_t)res->detail << 12);
 
-	h = sources_hash_str(h * 16777619u, res->service ? res->service->id : NULL);
-	h = sources_hash_str(h, res->dkim_domain);
-	h = sources_hash_str(h, res->spf_domain);
-	h = sources_hash_str(h, res->override);
-	return sources_hash_str(h, from);
+	h = sources_mix(h, (uintptr_t)res->service);
+	h = sources_mix(h, (uintptr_t)from);
+	h = sources_mix(h, sources_len(res->dkim_domain));
+	h = sources_mix(h, sources_len(res->spf_domain));
+	return sources_mix(h, sources_len(res->override));
 }
 
 /*
@@ -439,6 +441,7 @@ struct sources_mem {
 	struct sources_key *keys;       /* by key */
 	struct sources_sum *sum;        /* by key */
 	uint8_t *state;                 /* by key: SOURCES_K_* */
+	uint32_t pass, reject, quarantine;  /* ids of these words in the copy */
 	struct arena ar;
 	struct sources_agg **byip;      /* by IP id */
 	uint32_t *head;                 /* by IP id: the aggregate's first key + 1 */
@@ -472,6 +475,7 @@ static void
 sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *rep)
 {
 	const struct recmem_key *key = &m->rm->key[k];
+	const struct recmem_sig *sig = &m->rm->sig[key->sig];
 	struct scan_class c;
 	const struct scan_class *cl = &c;
 	const struct classify_result *res = &c.res;
@@ -493,13 +497,13 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 	m->head[key->ip] = k + 1;
 	m->sum[k].first = (uint32_t)rep->begin;
 	m->sum[k].last = (uint32_t)rep->end;
-	sk->dkim = sources_streq(cl->dkim_eval, "pass");
-	sk->spf = sources_streq(cl->spf_eval, "pass");
-	sk->dmarc = sources_streq(cl->dmarc, "pass") || sk->dkim || sk->spf;
-	if (cl->disposition != NULL)
-		sk->disp = strcmp(cl->disposition, "reject") == 0 ? 3 :
-		    strcmp(cl->disposition, "quarantine") == 0 ? 2 : 1;
-	sk->sub = cl->header_from != NULL && strcmp(cl->header_from, cl->policy_domain) != 0;
+	/* the words by their ids (interned: equal strings, equal ids) */
+	sk->dkim = sig->dkim == m->pass;
+	sk->spf = sig->spf == m->pass;
+	sk->dmarc = sig->dmarc == m->pass || sk->dkim || sk->spf;
+	if (sig->disp != 0)
+		sk->disp = sig->disp == m->reject ? 3 : sig->disp == m->quarantine ? 2 : 1;
+	sk->sub = sig->hf != 0 && sig->hf != key->domain;
 	sk->subfail = res->cls != CLASSIFY_LEGITIMATE && res->reason != CLASSIFY_R_FWD_DKIM_SURVIVED;
 	if (res->own)
 		a->own = 1;
@@ -509,7 +513,7 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 		a->rejected = 1;
 	if (a->service == NULL && res->service != NULL)
 		a->service = res->service;
-	sk->from = sources_mem_from(a, m->rm->sig[key->sig].hf, cl->header_from);
+	sk->from = sources_mem_from(a, sig->hf, cl->header_from);
 	full = a->n_b == SOURCES_BUCKETS_MAX;
 	sk->from_domain = from;
 	sk->hash = sources_bucket_hash(res, from);
@@ -737,6 +741,9 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	m.sum = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.sum));
 	m.state = xcalloc(rm->nkey ? rm->nkey : 1, 1);
 	arena_init(&m.ar, 16 * 1024);
+	m.pass = recmem_find(&rm->strs, "pass");
+	m.reject = recmem_find(&rm->strs, "reject");
+	m.quarantine = recmem_find(&rm->strs, "quarantine");
 	m.byip = xcalloc(rm->ips.n, sizeof(*m.byip));
 	m.head = xcalloc(rm->ips.n, sizeof(*m.head));
 	m.best = RECMEM_NONE;
