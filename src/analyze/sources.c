@@ -19,7 +19,6 @@
 #include "analyze/amap.h"
 #include "analyze/messages.h"
 #include "analyze/sources.h"
-#include "lib/arena.h"
 #include "lib/xalloc.h"
 #include "store/recmem.h"
 
@@ -51,6 +50,7 @@ sources_agg_free(struct sources_agg *a)
 		free(a->tags[i]);
 	for (size_t i = 0; i < a->n_from; i++)
 		free(a->from[i].domain);
+	free(a->from);
 	for (size_t i = 0; i < a->n_b; i++) {
 		free(a->b[i].dkim_domain);
 		free(a->b[i].spf_domain);
@@ -96,6 +96,19 @@ struct sources_ctx {
 
 /* A new aggregate for the IP of source x, first seen in a report of
  * policy_domain over [begin, end]. */
+/* Adds a header_from domain (taken) to a->from, which has room. */
+static void
+sources_from_add(struct sources_agg *a, char *domain, uint32_t key)
+{
+	if (a->n_from == a->cap_from) {
+		a->cap_from = a->cap_from ? a->cap_from * 2 : 1;
+		a->from = xrealloc(a->from, a->cap_from * sizeof(*a->from));
+	}
+	a->from[a->n_from].domain = domain;
+	a->from[a->n_from].messages = 0;
+	a->from[a->n_from++].key = key;
+}
+
 static struct sources_agg *
 sources_new_agg(struct sources_ctx *c, const struct scan_source *x, const char *policy_domain,
     int64_t begin, int64_t end)
@@ -256,7 +269,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 			if (strcmp(a->from[i].domain, r->header_from) == 0)
 				break;
 		if (i == a->n_from && a->n_from < SOURCES_FROM_MAX)
-			a->from[a->n_from++].domain = xstrdup(r->header_from);
+			sources_from_add(a, xstrdup(r->header_from), 0);
 		if (i < a->n_from)
 			a->from[i].messages += n;
 	}
@@ -414,14 +427,21 @@ sources_bucket_hash(const struct classify_result *res, const char *from)
  */
 struct sources_key {
 	struct sources_agg *a;
-	const struct classify_result *res;  /* kept only when its bucket had no room */
 	uint32_t next;                  /* the aggregate's next key + 1, 0 = none */
-	const char *from_domain;        /* the bucket's From domain */
-	uint32_t hash;                  /* sources_bucket_hash of the combination */
-	int bucket;                     /* index in a->b, -1 = no room: per record */
-	int from;                       /* index in a->from, -1 = none */
-	unsigned cls : 4, dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1;
-	unsigned disp : 2;              /* 0 NULL, 1 none (or other), 2 quarantine, 3 reject */
+	uint32_t ovf;                   /* its sources_ovf + 1 when its bucket had no room */
+	int16_t bucket;                 /* index in a->b, -1 = no room: per record */
+	int8_t from;                    /* index in a->from, -1 = none */
+	uint8_t cls;
+	unsigned char dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1;
+	unsigned char disp : 2;         /* 0 NULL, 1 none (or other), 2 quarantine, 3 reject */
+};
+
+/* What a key whose bucket had no room needs for each of its records (the
+ * strings live as long as the scan). */
+struct sources_ovf {
+	struct classify_result res;
+	const char *from;               /* the bucket's From domain */
+	uint32_t hash;                  /* sources_bucket_hash */
 };
 
 /* What a record adds to its key, apart (16 bytes a key: what the records
@@ -442,7 +462,8 @@ struct sources_mem {
 	struct sources_sum *sum;        /* by key */
 	uint8_t *state;                 /* by key: SOURCES_K_* */
 	uint32_t pass, reject, quarantine;  /* ids of these words in the copy */
-	struct arena ar;
+	struct sources_ovf *ovf;
+	uint32_t n_ovf, cap_ovf;
 	struct sources_agg **byip;      /* by IP id */
 	uint32_t *head;                 /* by IP id: the aggregate's first key + 1 */
 	uint32_t best;                  /* report of the latest policy, or RECMEM_NONE */
@@ -462,13 +483,12 @@ sources_mem_from(struct sources_agg *a, uint32_t hf, const char *header_from)
 	if (hf == 0)
 		return -1;
 	for (i = 0; i < a->n_from; i++)
-		if (a->from_key[i] == hf)
+		if (a->from[i].key == hf)
 			return (int)i;
 	if (a->n_from == SOURCES_FROM_MAX)
 		return -1;
-	a->from_key[a->n_from] = hf;
-	a->from[a->n_from].domain = xstrdup(header_from);
-	return (int)a->n_from++;
+	sources_from_add(a, xstrdup(header_from), hf);
+	return (int)a->n_from - 1;
 }
 
 static void
@@ -483,6 +503,7 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 	struct sources_agg *a = m->byip[key->ip];
 	const char *from;
 	struct sources_bucket *b;
+	uint32_t hash;
 	int stable, full;
 
 	scan_mem_classify(m->sm, k, &c);
@@ -513,20 +534,22 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 		a->rejected = 1;
 	if (a->service == NULL && res->service != NULL)
 		a->service = res->service;
-	sk->from = sources_mem_from(a, sig->hf, cl->header_from);
+	sk->from = (int8_t)sources_mem_from(a, sig->hf, cl->header_from);
 	full = a->n_b == SOURCES_BUCKETS_MAX;
-	sk->from_domain = from;
-	sk->hash = sources_bucket_hash(res, from);
-	b = sources_bucket(a, res, from, sk->hash, &stable);
-	sk->bucket = stable ? (int)(b - a->b) : -1;
+	hash = sources_bucket_hash(res, from);
+	b = sources_bucket(a, res, from, hash, &stable);
+	sk->bucket = stable ? (int16_t)(b - a->b) : -1;
 	m->state[k] = !stable ? SOURCES_K_OVERFLOW : full ? SOURCES_K_EAGER : SOURCES_K_SUM;
 	if (!stable) {
-		/* its records look for a bucket each time: keep the result (its
-		 * strings live as long as the scan) */
-		struct classify_result *r = arena_alloc(&m->ar, sizeof(*r));
-
-		*r = *res;
-		sk->res = r;
+		/* its records look for a bucket each time: keep the result */
+		if (m->n_ovf == m->cap_ovf) {
+			m->cap_ovf = m->cap_ovf ? m->cap_ovf * 2 : 64;
+			m->ovf = xrealloc(m->ovf, m->cap_ovf * sizeof(*m->ovf));
+		}
+		m->ovf[m->n_ovf].res = *res;
+		m->ovf[m->n_ovf].from = from;
+		m->ovf[m->n_ovf++].hash = hash;
+		sk->ovf = m->n_ovf;
 	}
 	if (!full && a->n_b == SOURCES_BUCKETS_MAX) {
 		/* this key's bucket filled them: the sums so far into the buckets */
@@ -579,9 +602,11 @@ sources_mem_record(struct sources_mem *m, uint32_t k, const struct recmem_report
 
 		if (m->state[k] == SOURCES_K_EAGER)
 			sk->a->b[sk->bucket].messages += n;
-		else
-			sources_bucket(sk->a, sk->res, sk->from_domain, sk->hash,
-			    &stable)->messages += n;
+		else {
+			const struct sources_ovf *o = &m->ovf[sk->ovf - 1];
+
+			sources_bucket(sk->a, &o->res, o->from, o->hash, &stable)->messages += n;
+		}
 	}
 	m->c.set->records++;
 	if (rep->id != m->c.last_report)
@@ -740,7 +765,6 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	m.keys = xmalloc((rm->nkey ? rm->nkey : 1) * sizeof(*m.keys));
 	m.sum = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.sum));
 	m.state = xcalloc(rm->nkey ? rm->nkey : 1, 1);
-	arena_init(&m.ar, 16 * 1024);
 	m.pass = recmem_find(&rm->strs, "pass");
 	m.reject = recmem_find(&rm->strs, "reject");
 	m.quarantine = recmem_find(&rm->strs, "quarantine");
@@ -758,7 +782,7 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	free(m.keys);
 	free(m.sum);
 	free(m.state);
-	arena_fini(&m.ar);
+	free(m.ovf);
 	free(m.byip);
 	free(m.head);
 	free(m.pols);

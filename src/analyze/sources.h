@@ -40,9 +40,12 @@ struct sources_agg {
 	int64_t classes[CLASSIFY_CLASS_N];
 	int64_t disp_none, disp_quarantine, disp_reject;
 	int64_t first_seen, last_seen;
-	struct { char *domain; int64_t messages; } from[SOURCES_FROM_MAX];
-	uint32_t from_key[SOURCES_FROM_MAX];  /* scan of the copy: string ids of from[] */
-	size_t n_from;
+	struct sources_from {
+		char *domain;
+		int64_t messages;
+		uint32_t key;  /* scan of the copy: the string id of domain */
+	} *from;               /* n_from of them (room for cap_from, at most SOURCES_FROM_MAX) */
+	size_t n_from, cap_from;
 	struct sources_bucket *b;  /* n_b of them (room for cap_b, at most SOURCES_BUCKETS_MAX):
 				      most sources have one or two */
 	size_t n_b, cap_b;
