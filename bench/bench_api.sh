@@ -18,17 +18,21 @@
 #    load average before and after.
 #    Before that: the first overview requests right after the server
 #    answers (the in-memory copy of `daily`, src/store/dashmem.c, is still
-#    being built: SQL answers), the time until the copy is ready, the
-#    server's CPU until its background work (copy, sender-analysis warm-up
-#    of the default periods) is done, and its memory (RSS, anonymous part).
+#    being built: SQL answers), the time until the copy is ready, then the
+#    same for the copy of the records the sender analysis reads
+#    (src/store/recmem.c, built after the first one; its build time and
+#    size are printed), the server's CPU until its background work (copies,
+#    sender-analysis warm-up of the default periods) is done, and its
+#    memory (RSS, anonymous part).
 # 3. The sender views (/api/senders, /senders/sources, /readiness): their
 #    analysis classifies every record of the period on the first request
-#    and is cached per period (src/web/api_senders.c), so the first
-#    ("cold") request of a period nobody asked for is timed on its own,
-#    then the cached ones as above; and the default period (30 days ending
-#    today, Asia/Tokyo), which the server warms in the background.  One
-#    scan fills the groups and the sources entries of a period, so the
-#    sources list is timed cold on a period of its own.
+#    (from the copy of the records) and is cached per period
+#    (src/web/api_senders.c), so the first ("cold") request of a period
+#    nobody asked for is timed on its own, then the cached ones as above;
+#    and the default period (30 days ending today, Asia/Tokyo), which the
+#    server warms in the background.  One scan fills the groups and the
+#    sources entries of a period, so the sources list is timed cold on a
+#    period of its own.
 # Bounded: loopback only, a fixed number of requests, one client.
 # Environment from bench/run.sh: DMARCGEN DMARCSTAT BENCH_OUT BENCH_SEED BENCH_END.
 set -uo pipefail

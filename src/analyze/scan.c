@@ -23,6 +23,10 @@
  * service of the host name / ASN, the user's source rules.
  * Limits: 32 DKIM / SPF results and 16 reasons per record are considered
  * (the parser's limits are lower in practice).
+ *
+ * scan_mem_* give the same classification for the keys of the server's
+ * in-memory copy of the records (store/recmem.h): the same source loading
+ * and auth string cutting, each source and signature once per scan.
  */
 #include <sqlite3.h>
 #include <stdio.h>

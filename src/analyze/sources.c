@@ -1,7 +1,14 @@
 /*
  * sources.c - aggregation of classified records per source IP, and the
  * JSON of one source.  Public (internal API, sources.h): sources_collect,
- * sources_set_free, sources_reason_json, sources_who, sources_agg_json.
+ * sources_collect_from, sources_set_free, sources_reason_json, sources_who,
+ * sources_agg_json.
+ *
+ * The records come from the SQL scan (scan_records: sources_on_row per
+ * record) or from the server's in-memory copy of the records
+ * (store/recmem.h: sources_mem_*, per key of the copy, see struct
+ * sources_key); both give the same set, field by field and in the same
+ * order (tests/unit/test_recmem.c).
  *
  * Each source keeps up to SOURCES_BUCKETS_MAX distinct (class, reason,
  * domains) buckets with message counts; further combinations are folded

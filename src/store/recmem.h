@@ -8,8 +8,8 @@
  *
  * What is kept: every report with its id, period, policy domain, reporter
  * and published policy (p, sp, np, pct, adkim, aspf, testing: one interned
- * tuple), and every record in rowid order as three 32-bit columns: its
- * report (an index into the reports), its message count and its key.  A
+ * tuple), and every record in rowid order as two 32-bit columns, its
+ * message count and its key, its report being that of its run (below).  A
  * key is one interned (source, signature, adkim, aspf) where a source is
  * (source IP, policy domain) and a signature is (header_from, dmarc,
  * dkim_eval, spf_eval, disposition, auth string): everything the
@@ -23,9 +23,9 @@
  * selects in rowid order: the order of the SQL path.
  *
  * Cost at 1,000,000 records / 350,000 reports / 28,000 IPs (bench/
- * api.db): 12 bytes a record, 40 a report, 8 a run, 16 a key (~110,000),
- * 24 a signature (~14,000), plus the strings: ~33 MiB, built in ~2 s by
- * the keeper's thread.  More than RECMEM_RECORDS_MAX records, a count
+ * api.db): 8 bytes a record, 40 a report, 8 a run, 24 a key (~110,000),
+ * 24 a signature (~14,000), plus the strings and the build's hash tables:
+ * 36 MiB, built in ~1 s (idle machine) by the keeper's thread.  More than RECMEM_RECORDS_MAX records, a count
  * outside 0..2^32-1 or a report period that is not an integer in
  * 0..2^32-1 (the scan keeps 32-bit times): no copy (SQL).
  *

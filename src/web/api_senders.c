@@ -17,7 +17,7 @@
  * query time.  It reads the server's in-memory copy of the records
  * (store/recmem.h, kept by a thread like the copy of `daily`) when that
  * copy matches what the request's connection sees: a year at 1,000,000
- * records then takes ~60 ms of CPU (classifying each distinct source and
+ * records then takes ~75 ms (classifying each distinct source and
  * record signature once); otherwise, and until the copy is built after a
  * start or a change, the SQL scan does (~1 s).  The results are cached
  * here per (kind, domain, reporter, since, until), so paging, sorting and
