@@ -164,7 +164,8 @@ sources_bucket(struct sources_agg *a, const struct classify_result *res, const c
 	for (size_t i = 0; i < a->n_b; i++) {
 		struct sources_bucket *x = &a->b[i];
 		if (x->hash == hash && x->cls == res->cls && x->reason == res->reason &&
-		    x->detail == res->detail && x->service == res->service && sources_streq(x->dkim_domain, res->dkim_domain) &&
+		    x->detail == res->detail && x->service == res->service &&
+		    sources_streq(x->dkim_domain, res->dkim_domain) &&
 		    sources_streq(x->spf_domain, res->spf_domain) &&
 		    sources_streq(x->override, res->override) && sources_streq(x->from, from)) {
 			b = x;

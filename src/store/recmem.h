@@ -24,10 +24,11 @@
  *
  * Cost at 1,000,000 records / 350,000 reports / 28,000 IPs (bench/
  * api.db): 8 bytes a record, 40 a report, 8 a run, 24 a key (~110,000),
- * 24 a signature (~14,000), plus the strings and the build's hash tables:
- * 36 MiB, built in ~1 s (idle machine) by the keeper's thread.  More than RECMEM_RECORDS_MAX records, a count
- * outside 0..2^32-1 or a report period that is not an integer in
- * 0..2^32-1 (the scan keeps 32-bit times): no copy (SQL).
+ * 24 a signature (~14,000), plus the strings with their hash tables:
+ * 36 MiB, built in ~1 s (idle machine) by the keeper's thread.  More than
+ * RECMEM_RECORDS_MAX records, a count outside 0..2^32-1 or a report period
+ * that is not an integer in 0..2^32-1 (the scan keeps 32-bit times): no
+ * copy (SQL).
  *
  * Freshness: the copy carries the fingerprint of the snapshot it was read
  * from: reports max(id) and count, records max(id), ledger max(id) (an
