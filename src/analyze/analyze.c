@@ -170,6 +170,12 @@ struct analyze_sources {
 struct analyze_sources *
 analyze_sources_collect(struct store *st, const struct query *q)
 {
+	return analyze_sources_collect_mem(st, NULL, q);
+}
+
+struct analyze_sources *
+analyze_sources_collect_mem(struct store *st, const struct recmem *rm, const struct query *q)
+{
 	sqlite3 *db = analyze_db(st);
 	struct analyze_sources *s;
 	struct scan_filter f;
@@ -179,7 +185,7 @@ analyze_sources_collect(struct store *st, const struct query *q)
 		return NULL;
 	analyze_filter(q, &f);
 	s = xcalloc(1, sizeof(*s));
-	if ((s->set = sources_collect(db, &f, err, sizeof(err))) == NULL) {
+	if ((s->set = sources_collect_from(db, rm, &f, err, sizeof(err))) == NULL) {
 		analyze_seterr("%s", err);
 		free(s);
 		return NULL;
@@ -187,14 +193,38 @@ analyze_sources_collect(struct store *st, const struct query *q)
 	return s;
 }
 
+size_t
+analyze_sources_n(const struct analyze_sources *s)
+{
+	return s->set->n;
+}
+
+_Static_assert(CLASSIFY_CLASS_N == 5, "analyze_source_row.classes has 5 classes");
+
+void
+analyze_sources_row(const struct analyze_sources *s, size_t i, struct analyze_source_row *out)
+{
+	const struct sources_agg *a = s->set->v[i];
+
+	out->ip = a->ip;
+	out->ptr = a->ptr;
+	out->country = a->country;
+	out->service = a->service ? a->service->id : NULL;
+	out->service_name = a->service ? a->service->name : NULL;
+	out->group = a->group;
+	out->group_name = a->group_name;
+	out->asn = a->asn > 0 ? a->asn : 0;
+	out->cls = (int)a->cls;
+	for (int c = 0; c < CLASSIFY_CLASS_N; c++)
+		out->classes[c] = a->classes[c];
+	out->messages = a->messages;
+	out->dmarc_pass = a->dmarc_pass;
+}
+
 json_t *
 analyze_sources_summary_json(const struct analyze_sources *s)
 {
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < s->set->n; i++)
-		json_array_append_new(arr, sources_agg_summary_json(s->set->v[i]));
-	return json_pack("{s:o, s:I, s:s}", "sources", arr, "total", (json_int_t)s->set->n,
+	return json_pack("{s:I, s:s}", "total", (json_int_t)s->set->n,
 	    "catalog_version", catalog_version(catalog_default()));
 }
 

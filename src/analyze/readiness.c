@@ -499,6 +499,13 @@ readiness_json(const struct sources_set *set, const char *domain, int64_t since,
 json_t *
 analyze_readiness_json(struct store *stp, const char *domain, int64_t since, int64_t until)
 {
+	return analyze_readiness_json_mem(stp, NULL, domain, since, until);
+}
+
+json_t *
+analyze_readiness_json_mem(struct store *stp, const struct recmem *rm, const char *domain,
+    int64_t since, int64_t until)
+{
 	struct sqlite3 *db = stp ? store_sqlite_handle(stp) : NULL;
 	struct scan_filter f;
 	struct sources_set *set;
@@ -513,7 +520,7 @@ analyze_readiness_json(struct store *stp, const char *domain, int64_t since, int
 	f.domain = domain;
 	f.since = since;
 	f.until = until;
-	set = sources_collect(db, &f, err, sizeof(err));
+	set = sources_collect_from(db, rm, &f, err, sizeof(err));
 	if (set == NULL) {
 		analyze_seterr("%s", err);
 		return NULL;

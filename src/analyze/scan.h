@@ -48,4 +48,25 @@ typedef void (*scan_fn)(void *arg, const struct scan_row *row);
 int64_t scan_records(struct sqlite3 *db, const struct scan_filter *f,
     scan_fn fn, void *arg, char *err, size_t errlen);
 
+/*
+ * The same classification over the in-memory copy of the records
+ * (store/recmem.h), for sources.c's scan of it: scan_mem_classify
+ * classifies a key of the copy (one source, record signature and alignment
+ * mode) with exactly the inputs scan_records gives classify_record for a
+ * record of that key (ip_info and the user's rules read from db; each
+ * source and signature prepared once per scan).  The strings and the
+ * source it points to live until scan_mem_free.
+ */
+struct recmem;
+struct scan_class {
+	const struct scan_source *src;
+	const char *policy_domain, *header_from, *dmarc, *dkim_eval, *spf_eval, *disposition;
+	struct classify_result res;
+};
+struct scan_mem;
+struct scan_mem *scan_mem_new(struct sqlite3 *db, const struct recmem *rm, char *err,
+    size_t errlen);
+void scan_mem_classify(struct scan_mem *m, uint32_t key, struct scan_class *out);
+void scan_mem_free(struct scan_mem **m);
+
 #endif

@@ -1,7 +1,14 @@
 /*
  * sources.c - aggregation of classified records per source IP, and the
  * JSON of one source.  Public (internal API, sources.h): sources_collect,
- * sources_set_free, sources_reason_json, sources_who, sources_agg_json.
+ * sources_collect_from, sources_set_free, sources_reason_json, sources_who,
+ * sources_agg_json.
+ *
+ * The records come from the SQL scan (scan_records: sources_on_row per
+ * record) or from the server's in-memory copy of the records
+ * (store/recmem.h: sources_mem_*, per key of the copy, see struct
+ * sources_key); both give the same set, field by field and in the same
+ * order (tests/unit/test_recmem.c).
  *
  * Each source keeps up to SOURCES_BUCKETS_MAX distinct (class, reason,
  * domains) buckets with message counts; further combinations are folded
@@ -10,6 +17,8 @@
  * attention first: misconfigured, spoofing, unknown, forwarded,
  * legitimate); its main reason is the largest bucket of that class.
  */
+#include <assert.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +27,7 @@
 #include "analyze/messages.h"
 #include "analyze/sources.h"
 #include "lib/xalloc.h"
+#include "store/recmem.h"
 
 static char *
 sources_dup(const char *s)
@@ -47,12 +57,14 @@ sources_agg_free(struct sources_agg *a)
 		free(a->tags[i]);
 	for (size_t i = 0; i < a->n_from; i++)
 		free(a->from[i].domain);
+	free(a->from);
 	for (size_t i = 0; i < a->n_b; i++) {
 		free(a->b[i].dkim_domain);
 		free(a->b[i].spf_domain);
 		free(a->b[i].override);
 		free(a->b[i].from);
 	}
+	free(a->b);
 	free(a->group);
 	free(a->group_name);
 	free(a->group_kind);
@@ -89,10 +101,25 @@ struct sources_ctx {
 	int64_t last_report;
 };
 
-static struct sources_agg *
-sources_new_agg(struct sources_ctx *c, const struct scan_row *r)
+/* A new aggregate for the IP of source x, first seen in a report of
+ * policy_domain over [begin, end]. */
+/* Adds a header_from domain (taken) to a->from, which has room. */
+static void
+sources_from_add(struct sources_agg *a, char *domain, uint32_t key)
 {
-	const struct scan_source *x = r->src;
+	if (a->n_from == a->cap_from) {
+		a->cap_from = a->cap_from ? a->cap_from * 2 : 1;
+		a->from = xrealloc(a->from, a->cap_from * sizeof(*a->from));
+	}
+	a->from[a->n_from].domain = domain;
+	a->from[a->n_from].messages = 0;
+	a->from[a->n_from++].key = key;
+}
+
+static struct sources_agg *
+sources_new_agg(struct sources_ctx *c, const struct scan_source *x, const char *policy_domain,
+    int64_t begin, int64_t end)
+{
 	struct sources_agg *a = xcalloc(1, sizeof(*a));
 
 	a->ip = xstrdup(x->ip);
@@ -105,31 +132,40 @@ sources_new_agg(struct sources_ctx *c, const struct scan_row *r)
 	a->fcrdns = x->cs.fcrdns;
 	a->pending = x->cs.pending;
 	a->service = x->cs.service;
-	a->domain = xstrdup(r->policy_domain);
+	a->domain = xstrdup(policy_domain);
 	for (size_t i = 0; i < x->cs.rules.n_tags; i++)
 		a->tags[a->n_tags++] = xstrdup(x->cs.rules.tags[i]);
-	a->first_seen = r->begin;
-	a->last_seen = r->end;
+	a->first_seen = begin;
+	a->last_seen = end;
 	if (c->set->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 256;
 		c->set->v = xrealloc(c->set->v, c->cap * sizeof(*c->set->v));
 	}
 	c->set->v[c->set->n++] = a;
-	amap_put(c->byip, a->ip, a);
+	if (c->byip != NULL)
+		amap_put(c->byip, a->ip, a);
 	return a;
 }
 
-static void
-sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
+/*
+ * The bucket of a classification result for `from`: the one with the same
+ * combination, else a new one while there is room (*stable = 1: the same
+ * combination always finds it again), else the largest bucket of its class
+ * at this moment (*stable = 0).
+ */
+static struct sources_bucket *
+sources_bucket(struct sources_agg *a, const struct classify_result *res, const char *from,
+    uint32_t hash, int *stable)
 {
-	const struct classify_result *res = r->res;
-	const char *from = r->header_from && *r->header_from ? r->header_from : r->policy_domain;
 	struct sources_bucket *b = NULL;
+
+	*stable = 1;
 
 	for (size_t i = 0; i < a->n_b; i++) {
 		struct sources_bucket *x = &a->b[i];
-		if (x->cls == res->cls && x->reason == res->reason && x->detail == res->detail &&
-		    x->service == res->service && sources_streq(x->dkim_domain, res->dkim_domain) &&
+		if (x->hash == hash && x->cls == res->cls && x->reason == res->reason &&
+		    x->detail == res->detail && x->service == res->service &&
+		    sources_streq(x->dkim_domain, res->dkim_domain) &&
 		    sources_streq(x->spf_domain, res->spf_domain) &&
 		    sources_streq(x->override, res->override) && sources_streq(x->from, from)) {
 			b = x;
@@ -137,7 +173,14 @@ sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
 		}
 	}
 	if (b == NULL && a->n_b < SOURCES_BUCKETS_MAX) {
+		if (a->n_b == a->cap_b) {
+			a->cap_b = a->cap_b ? a->cap_b * 2 : 2;
+			if (a->cap_b > SOURCES_BUCKETS_MAX)
+				a->cap_b = SOURCES_BUCKETS_MAX;
+			a->b = xrealloc(a->b, a->cap_b * sizeof(*a->b));
+		}
 		b = &a->b[a->n_b++];
+		memset(b, 0, sizeof(*b));
 		b->cls = res->cls;
 		b->reason = res->reason;
 		b->detail = res->detail;
@@ -148,16 +191,42 @@ sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
 		b->from = xstrdup(from);
 		b->own = res->own;
 		b->approved = res->approved;
+		b->hash = hash;
 	}
 	if (b == NULL) {
 		/* Too many combinations: count it with the largest bucket of its class. */
+		*stable = 0;
 		for (size_t i = 0; i < a->n_b; i++)
 			if (a->b[i].cls == res->cls && (b == NULL || a->b[i].messages > b->messages))
 				b = &a->b[i];
 		if (b == NULL)
 			b = &a->b[a->n_b - 1];
 	}
-	b->messages += r->count;
+	return b;
+}
+
+static void
+sources_add_bucket(struct sources_agg *a, const struct scan_row *r)
+{
+	const char *from = r->header_from && *r->header_from ? r->header_from : r->policy_domain;
+	int stable;
+
+	sources_bucket(a, r->res, from, 0, &stable)->messages += r->count;
+}
+
+/* Counts n reports with this published policy in set->policies. */
+static void
+sources_policy_count(struct sources_set *set, const char *p, const char *sp, const char *np,
+    int pct, const char *adkim, const char *aspf, const char *testing, intptr_t n)
+{
+	char key[160];
+	intptr_t v;
+
+	snprintf(key, sizeof(key), "p=%s sp=%s np=%s pct=%d adkim=%s aspf=%s t=%s",
+	    p ? p : "-", sp ? sp : "-", np ? np : "-", pct, adkim ? adkim : "-",
+	    aspf ? aspf : "-", testing ? testing : "-");
+	v = (intptr_t)amap_get(set->policies, key);
+	amap_put(set->policies, key, (void *)(v + n));
 }
 
 static void
@@ -171,7 +240,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 	int64_t n = r->count;
 
 	if (a == NULL && (a = amap_get(c->byip, r->src->ip)) == NULL)
-		a = sources_new_agg(c, r);
+		a = sources_new_agg(c, r->src, r->policy_domain, r->begin, r->end);
 	((struct scan_source *)r->src)->user = a;
 	a->messages += n;
 	if (sources_streq(r->in->dkim_eval, "pass"))
@@ -208,7 +277,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 			if (strcmp(a->from[i].domain, r->header_from) == 0)
 				break;
 		if (i == a->n_from && a->n_from < SOURCES_FROM_MAX)
-			a->from[a->n_from++].domain = xstrdup(r->header_from);
+			sources_from_add(a, xstrdup(r->header_from), 0);
 		if (i < a->n_from)
 			a->from[i].messages += n;
 	}
@@ -235,14 +304,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 		free(set->testing); set->testing = sources_dup(r->testing);
 		set->pct = r->pct;
 	}
-	{
-		char key[160];
-		snprintf(key, sizeof(key), "p=%s sp=%s np=%s pct=%d adkim=%s aspf=%s t=%s",
-		    r->p ? r->p : "-", r->sp ? r->sp : "-", r->np ? r->np : "-", r->pct,
-		    r->adkim ? r->adkim : "-", r->aspf ? r->aspf : "-", r->testing ? r->testing : "-");
-		intptr_t v = (intptr_t)amap_get(set->policies, key);
-		amap_put(set->policies, key, (void *)(v + 1));
-	}
+	sources_policy_count(set, r->p, r->sp, r->np, r->pct, r->adkim, r->aspf, r->testing, 1);
 subdomain:
 	if (r->header_from != NULL && r->policy_domain != NULL &&
 	    strcmp(r->header_from, r->policy_domain) != 0) {
@@ -318,8 +380,432 @@ sources_cmp(const void *x, const void *y)
 	return strcmp(a->ip, b->ip);
 }
 
+/* ---- the same over the in-memory copy (store/recmem.h) ---------------------- */
+
+static uint32_t
+sources_mix(uint32_t h, uint64_t v)
+{
+	h ^= (uint32_t)v ^ (uint32_t)(v >> 32);
+	return h * 2654435761u ^ (h >> 15);
+}
+
+static uint64_t
+sources_len(const char *s)
+{
+	return s != NULL ? strlen(s) : UINT64_MAX;
+}
+
+/*
+ * A hash of a bucket's combination in a scan of the copy: equal
+ * combinations have equal hashes (the From domain is one of the copy's
+ * interned strings, so equal ones are the same pointer; the other strings
+ * count by their length), so sources_bucket compares a bucket's strings
+ * only when its hash matches (the SQL scan's buckets all have hash 0).
+ */
+static uint32_t
+sources_bucket_hash(const struct classify_result *res, const char *from)
+{
+	uint32_t h = (uint32_t)res->cls ^ ((uint32_t)res->reason << 4) ^ ((uint32_t)res->detail << 12);
+
+	h = sources_mix(h, (uintptr_t)res->service);
+	h = sources_mix(h, (uintptr_t)from);
+	h = sources_mix(h, sources_len(res->dkim_domain));
+	h = sources_mix(h, sources_len(res->spf_domain));
+	return sources_mix(h, sources_len(res->override));
+}
+
+/*
+ * What sources_on_row derives from a record, derived once per key of the
+ * copy (scan_mem_classify): its IP's aggregate, its verdict and disposition
+ * words as flags, its header_from slot and its bucket.  A key's records
+ * are only summed here (messages, period); sources_mem_fold adds the sums
+ * to the aggregates at the end.  This is exact because everything
+ * sources_on_row decides in the order of the records is decided on the
+ * first record of some key: an aggregate is created, a header_from or a
+ * bucket gets its slot, and the flags own / approved / rejected / service
+ * change only on a record whose combination was not seen before, i.e. the
+ * first record of its key.  The one exception is a record whose bucket
+ * combination found no room (SOURCES_BUCKETS_MAX): it goes to the largest
+ * bucket of its class at that moment.  So when an aggregate's buckets fill
+ * up, its keys' sums so far are added to their buckets and from then on
+ * its records count in their buckets at once (`eager`), and such a record
+ * (bucket -1) finds the same bucket as sources_on_row.  Summing per key
+ * keeps most records to one cache line (the aggregates are ~1.5 KB each,
+ * tens of MiB for a year).
+ */
+struct sources_key {
+	struct sources_agg *a;
+	uint32_t next;                  /* the aggregate's next key + 1, 0 = none */
+	uint32_t ovf;                   /* its sources_ovf + 1 when its bucket had no room */
+	int16_t bucket;                 /* index in a->b, -1 = no room: per record */
+	int8_t from;                    /* index in a->from, -1 = none */
+	uint8_t cls;
+	unsigned char dkim : 1, spf : 1, dmarc : 1, sub : 1, subfail : 1;
+	unsigned char disp : 2;         /* 0 NULL, 1 none (or other), 2 quarantine, 3 reject */
+};
+
+/* What a key whose bucket had no room needs for each of its records (the
+ * strings live as long as the scan). */
+struct sources_ovf {
+	struct classify_result res;
+	const char *from;               /* the bucket's From domain */
+	uint32_t hash;                  /* sources_bucket_hash */
+};
+
+/* What a record adds to its key, apart (16 bytes a key: what the records
+ * of a year touch stays in the caches). */
+struct sources_sum {
+	int64_t messages;
+	uint32_t first, last;           /* period (the copy holds 32-bit times) */
+};
+
+/* A key's state for its records. */
+enum { SOURCES_K_NEW, SOURCES_K_SUM, SOURCES_K_EAGER, SOURCES_K_OVERFLOW };
+
+struct sources_mem {
+	struct sources_ctx c;
+	const struct recmem *rm;
+	struct scan_mem *sm;
+	struct sources_key *keys;       /* by key */
+	struct sources_sum *sum;        /* by key */
+	uint8_t *state;                 /* by key: SOURCES_K_* */
+	uint32_t pass, reject, quarantine;  /* ids of these words in the copy */
+	struct sources_ovf *ovf;
+	uint32_t n_ovf, cap_ovf;
+	struct sources_agg **byip;      /* by IP id */
+	uint32_t *head;                 /* by IP id: the aggregate's first key + 1 */
+	uint32_t best;                  /* report of the latest policy, or RECMEM_NONE */
+	uint32_t *pols, npols;          /* policies in first-seen order */
+	uint32_t *polcount;             /* reports per policy */
+	uint32_t *orgs, norgs;          /* reporters in first-seen order */
+	uint8_t *orgseen;               /* by string id */
+};
+
+/* The slot of header_from `hf` in a->from, added while there is room (as
+ * sources_on_row); -1 when there is none. */
+static int
+sources_mem_from(struct sources_agg *a, uint32_t hf, const char *header_from)
+{
+	size_t i;
+
+	if (hf == 0)
+		return -1;
+	for (i = 0; i < a->n_from; i++)
+		if (a->from[i].key == hf)
+			return (int)i;
+	if (a->n_from == SOURCES_FROM_MAX)
+		return -1;
+	sources_from_add(a, xstrdup(header_from), hf);
+	return (int)a->n_from - 1;
+}
+
+static void
+sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *rep)
+{
+	const struct recmem_key *key = &m->rm->key[k];
+	const struct recmem_sig *sig = &m->rm->sig[key->sig];
+	struct scan_class c;
+	const struct scan_class *cl = &c;
+	const struct classify_result *res = &c.res;
+	struct sources_key *sk = &m->keys[k];
+	struct sources_agg *a = m->byip[key->ip];
+	const char *from;
+	struct sources_bucket *b;
+	uint32_t hash;
+	int stable, full;
+
+	scan_mem_classify(m->sm, k, &c);
+	from = cl->header_from && *cl->header_from ? cl->header_from : cl->policy_domain;
+	memset(sk, 0, sizeof(*sk));
+	if (a == NULL)
+		a = m->byip[key->ip] = sources_new_agg(&m->c, cl->src, cl->policy_domain,
+		    rep->begin, rep->end);
+	sk->a = a;
+	sk->cls = res->cls;
+	sk->next = m->head[key->ip];
+	m->head[key->ip] = k + 1;
+	m->sum[k].first = (uint32_t)rep->begin;
+	m->sum[k].last = (uint32_t)rep->end;
+	/* the words by their ids (interned: equal strings, equal ids) */
+	sk->dkim = sig->dkim == m->pass;
+	sk->spf = sig->spf == m->pass;
+	sk->dmarc = sig->dmarc == m->pass || sk->dkim || sk->spf;
+	if (sig->disp != 0)
+		sk->disp = sig->disp == m->reject ? 3 : sig->disp == m->quarantine ? 2 : 1;
+	sk->sub = sig->hf != 0 && sig->hf != key->domain;
+	sk->subfail = res->cls != CLASSIFY_LEGITIMATE && res->reason != CLASSIFY_R_FWD_DKIM_SURVIVED;
+	if (res->own)
+		a->own = 1;
+	if (res->approved)
+		a->approved = 1;
+	if (res->reason == CLASSIFY_R_SPOOF_REJECTED || res->reason == CLASSIFY_R_SPOOF_REJECTED_PASSES)
+		a->rejected = 1;
+	if (a->service == NULL && res->service != NULL)
+		a->service = res->service;
+	sk->from = (int8_t)sources_mem_from(a, sig->hf, cl->header_from);
+	full = a->n_b == SOURCES_BUCKETS_MAX;
+	hash = sources_bucket_hash(res, from);
+	b = sources_bucket(a, res, from, hash, &stable);
+	sk->bucket = stable ? (int16_t)(b - a->b) : -1;
+	m->state[k] = !stable ? SOURCES_K_OVERFLOW : full ? SOURCES_K_EAGER : SOURCES_K_SUM;
+	if (!stable) {
+		/* its records look for a bucket each time: keep the result */
+		if (m->n_ovf == m->cap_ovf) {
+			m->cap_ovf = m->cap_ovf ? m->cap_ovf * 2 : 64;
+			m->ovf = xrealloc(m->ovf, m->cap_ovf * sizeof(*m->ovf));
+		}
+		m->ovf[m->n_ovf].res = *res;
+		m->ovf[m->n_ovf].from = from;
+		m->ovf[m->n_ovf++].hash = hash;
+		sk->ovf = m->n_ovf;
+	}
+	if (!full && a->n_b == SOURCES_BUCKETS_MAX) {
+		/* this key's bucket filled them: the sums so far into the buckets */
+		for (uint32_t x = k + 1; x != 0; x = m->keys[x - 1].next) {
+			assert(m->state[x - 1] == SOURCES_K_SUM);  /* none overflows before */
+			a->b[m->keys[x - 1].bucket].messages += m->sum[x - 1].messages;
+			m->state[x - 1] = SOURCES_K_EAGER;
+		}
+	}
+}
+
+/* Period-wide facts of a report, on its first record (as sources_on_row). */
+static void
+sources_mem_report(struct sources_mem *m, uint32_t ri)
+{
+	const struct recmem_report *rep = &m->rm->rep[ri];
+	struct sources_set *set = m->c.set;
+
+	m->c.last_report = rep->id;
+	if (set->min_begin == 0 || rep->begin < set->min_begin)
+		set->min_begin = rep->begin;
+	if (rep->end > set->max_end)
+		set->max_end = rep->end;
+	if (rep->org != 0 && !m->orgseen[rep->org]) {
+		m->orgseen[rep->org] = 1;
+		m->orgs[m->norgs++] = rep->org;
+	}
+	if (rep->end >= set->policy_ts) {
+		set->policy_ts = rep->end;
+		m->best = ri;
+	}
+	if (m->polcount[rep->pol]++ == 0)
+		m->pols[m->npols++] = rep->pol;
+}
+
+static inline void
+sources_mem_record(struct sources_mem *m, uint32_t k, const struct recmem_report *rep,
+    uint32_t ri, int64_t n)
+{
+	struct sources_sum *x = &m->sum[k];
+
+	x->messages += n;
+	if ((uint32_t)rep->begin < x->first)
+		x->first = (uint32_t)rep->begin;
+	if ((uint32_t)rep->end > x->last)
+		x->last = (uint32_t)rep->end;
+	if (m->state[k] != SOURCES_K_SUM) {
+		const struct sources_key *sk = &m->keys[k];
+		int stable;
+
+		if (m->state[k] == SOURCES_K_EAGER)
+			sk->a->b[sk->bucket].messages += n;
+		else {
+			const struct sources_ovf *o = &m->ovf[sk->ovf - 1];
+
+			sources_bucket(sk->a, &o->res, o->from, o->hash, &stable)->messages += n;
+		}
+	}
+	m->c.set->records++;
+	if (rep->id != m->c.last_report)
+		sources_mem_report(m, ri);
+}
+
+/* The keys' sums into their aggregates and the set. */
+static void
+sources_mem_fold(struct sources_mem *m)
+{
+	struct sources_set *set = m->c.set;
+
+	for (uint32_t k = 0; k < m->rm->nkey; k++) {
+		const struct sources_key *sk = &m->keys[k];
+		struct sources_agg *a;
+		int64_t n;
+
+		if (m->state[k] == SOURCES_K_NEW)
+			continue;               /* not in the period */
+		a = sk->a;
+		n = m->sum[k].messages;
+		a->messages += n;
+		if (sk->dkim)
+			a->dkim_pass += n;
+		if (sk->spf)
+			a->spf_pass += n;
+		if (sk->dmarc)
+			a->dmarc_pass += n;
+		a->classes[sk->cls] += n;
+		if (sk->disp == 3)
+			a->disp_reject += n;
+		else if (sk->disp == 2)
+			a->disp_quarantine += n;
+		else if (sk->disp == 1)
+			a->disp_none += n;
+		if (m->sum[k].first < a->first_seen)
+			a->first_seen = m->sum[k].first;
+		if (m->sum[k].last > a->last_seen)
+			a->last_seen = m->sum[k].last;
+		if (sk->from >= 0)
+			a->from[sk->from].messages += n;
+		if (m->state[k] == SOURCES_K_SUM)
+			a->b[sk->bucket].messages += n;
+		if (sk->sub) {
+			set->subdomain_messages += n;
+			if (sk->subfail)
+				set->subdomain_fail += n;
+		}
+	}
+}
+
+/* Which reports pass the filter (as scan_records' reports statement). */
+static uint8_t *
+sources_mem_select(const struct recmem *rm, const struct scan_filter *f)
+{
+	uint8_t *sel = xcalloc(rm->nrep ? rm->nrep : 1, 1);
+	uint32_t dom = recmem_find(&rm->strs, f->domain);
+	uint32_t org = recmem_find(&rm->strs, f->reporter);
+
+	for (uint32_t i = 0; i < rm->nrep; i++) {
+		const struct recmem_report *r = &rm->rep[i];
+
+		sel[i] = (f->domain == NULL || r->domain == dom) &&
+		    (f->since == 0 || r->end > f->since) && (f->until == 0 || r->begin < f->until) &&
+		    (f->reporter == NULL || r->org == org);
+	}
+	return sel;
+}
+
+/* The period-wide facts kept in first-seen order, into the set. */
+static void
+sources_mem_facts(struct sources_mem *m)
+{
+	const struct recmem *rm = m->rm;
+	struct sources_set *set = m->c.set;
+
+	for (uint32_t i = 0; i < m->norgs; i++)
+		amap_put(set->reporters, recmem_str(&rm->strs, m->orgs[i]), (void *)1);
+	if (m->best != RECMEM_NONE) {
+		const struct recmem_pol *p = &rm->pol[rm->rep[m->best].pol];
+
+		set->p = sources_dup(recmem_str(&rm->strs, p->p));
+		set->sp = sources_dup(recmem_str(&rm->strs, p->sp));
+		set->np = sources_dup(recmem_str(&rm->strs, p->np));
+		set->adkim = sources_dup(recmem_str(&rm->strs, p->adkim));
+		set->aspf = sources_dup(recmem_str(&rm->strs, p->aspf));
+		set->testing = sources_dup(recmem_str(&rm->strs, p->testing));
+		set->pct = p->pct;
+	}
+	for (uint32_t i = 0; i < m->npols; i++) {
+		const struct recmem_pol *p = &rm->pol[m->pols[i]];
+
+		sources_policy_count(set, recmem_str(&rm->strs, p->p), recmem_str(&rm->strs, p->sp),
+		    recmem_str(&rm->strs, p->np), p->pct, recmem_str(&rm->strs, p->adkim),
+		    recmem_str(&rm->strs, p->aspf), recmem_str(&rm->strs, p->testing),
+		    (intptr_t)m->polcount[m->pols[i]]);
+	}
+}
+
+/*
+ * sources_on_row over the copy: the records of the selected reports in
+ * rowid order (the runs), each key classified once, each IP's aggregate
+ * found by index.  Same set as the SQL scan, field by field
+ * (tests/unit/test_recmem.c compares them).
+ */
+static void
+sources_mem_scan(struct sources_mem *m, const struct scan_filter *f)
+{
+	const struct recmem *rm = m->rm;
+	uint8_t *sel = sources_mem_select(rm, f);
+	uint32_t ip = RECMEM_NONE;
+
+	if (f->source_ip != NULL && (ip = recmem_find(&rm->ips, f->source_ip)) == RECMEM_NONE)
+		goto done;
+	for (uint32_t r = 0; r < rm->nrun; r++) {
+		uint32_t ri = rm->run[r].rep, end = rm->run[r + 1].start;
+		const struct recmem_report *rep;
+
+		if (ri == RECMEM_NONE || !sel[ri])
+			continue;
+		rep = &rm->rep[ri];
+		if (rep->domain == 0)
+			continue;               /* no policy domain: skipped by the SQL scan */
+		for (uint32_t i = rm->run[r].start; i < end; i++) {
+			uint32_t k = rm->r_key[i];
+			if (m->state[k] == SOURCES_K_NEW) {
+				uint32_t kip = rm->key[k].ip;
+
+				if (kip == 0 || (f->source_ip != NULL && kip != ip))
+					continue;
+				sources_mem_key(m, k, rep);
+			} else if (f->source_ip != NULL && rm->key[k].ip != ip)
+				continue;
+			sources_mem_record(m, k, rep, ri, rm->r_count[i]);
+		}
+	}
+done:
+	free(sel);
+}
+
+static struct sources_set *
+sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct scan_filter *f,
+    struct sources_ctx *c, char *err, size_t errlen)
+{
+	struct sources_mem m;
+	/* ip_info is read source by source: in one read transaction, not one
+	 * lock and unlock of the database file per lookup (the SQL scan's
+	 * open statement holds one for the same reason) */
+	int txn = sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", NULL, NULL,
+	    NULL) == SQLITE_OK;
+
+	memset(&m, 0, sizeof(m));
+	m.c = *c;
+	m.rm = rm;
+	m.sm = scan_mem_new(db, rm, err, errlen);
+	m.keys = xmalloc((rm->nkey ? rm->nkey : 1) * sizeof(*m.keys));
+	m.sum = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.sum));
+	m.state = xcalloc(rm->nkey ? rm->nkey : 1, 1);
+	m.pass = recmem_find(&rm->strs, "pass");
+	m.reject = recmem_find(&rm->strs, "reject");
+	m.quarantine = recmem_find(&rm->strs, "quarantine");
+	m.byip = xcalloc(rm->ips.n, sizeof(*m.byip));
+	m.head = xcalloc(rm->ips.n, sizeof(*m.head));
+	m.best = RECMEM_NONE;
+	m.pols = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.pols));
+	m.polcount = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.polcount));
+	m.orgs = xcalloc(rm->strs.n, sizeof(*m.orgs));
+	m.orgseen = xcalloc(rm->strs.n, 1);
+	sources_mem_scan(&m, f);
+	sources_mem_fold(&m);
+	sources_mem_facts(&m);
+	*c = m.c;
+	free(m.keys);
+	free(m.sum);
+	free(m.state);
+	free(m.ovf);
+	free(m.byip);
+	free(m.head);
+	free(m.pols);
+	free(m.polcount);
+	free(m.orgs);
+	free(m.orgseen);
+	scan_mem_free(&m.sm);
+	if (txn)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	return c->set;
+}
+
 struct sources_set *
-sources_collect(struct sqlite3 *db, const struct scan_filter *f, char *err, size_t errlen)
+sources_collect_from(struct sqlite3 *db, const struct recmem *rm, const struct scan_filter *f,
+    char *err, size_t errlen)
 {
 	struct sources_ctx c;
 
@@ -328,18 +814,28 @@ sources_collect(struct sqlite3 *db, const struct scan_filter *f, char *err, size
 	c.set->reporters = amap_new(16);
 	c.set->policies = amap_new(16);
 	c.set->pct = -1;
-	c.byip = amap_new(1024);
-	if (scan_records(db, f, sources_on_row, &c, err, errlen) < 0) {
+	if (rm != NULL)
+		sources_collect_mem(db, rm, f, &c, err, errlen);
+	else {
+		c.byip = amap_new(1024);
+		if (scan_records(db, f, sources_on_row, &c, err, errlen) < 0) {
+			amap_free(&c.byip);
+			sources_set_free(&c.set);
+			return NULL;
+		}
 		amap_free(&c.byip);
-		sources_set_free(&c.set);
-		return NULL;
 	}
-	amap_free(&c.byip);
 	for (size_t i = 0; i < c.set->n; i++)
 		sources_finish(c.set->v[i]);
 	if (c.set->n > 1)
 		qsort(c.set->v, c.set->n, sizeof(*c.set->v), sources_cmp);
 	return c.set;
+}
+
+struct sources_set *
+sources_collect(struct sqlite3 *db, const struct scan_filter *f, char *err, size_t errlen)
+{
+	return sources_collect_from(db, NULL, f, err, errlen);
 }
 
 char *
@@ -490,28 +986,5 @@ sources_agg_json(const struct sources_agg *a)
 	json_object_set_new(o, "header_from", from);
 	json_object_set_new(o, "first_seen", json_integer(a->first_seen));
 	json_object_set_new(o, "last_seen", json_integer(a->last_seen));
-	return o;
-}
-
-json_t *
-sources_agg_summary_json(const struct sources_agg *a)
-{
-	json_t *o = json_object(), *classes = json_object();
-
-	json_object_set_new(o, "ip", json_string(a->ip));
-	json_object_set_new(o, "ptr", sources_str(a->ptr));
-	json_object_set_new(o, "asn", a->asn > 0 ? json_integer(a->asn) : json_null());
-	json_object_set_new(o, "country", sources_str(a->country));
-	json_object_set_new(o, "service", a->service ? json_string(a->service->id) : json_null());
-	json_object_set_new(o, "service_name", a->service ? json_string(a->service->name) : json_null());
-	json_object_set_new(o, "group", json_string(a->group));
-	json_object_set_new(o, "group_name", json_string(a->group_name));
-	json_object_set_new(o, "class", json_string(classify_class_name(a->cls)));
-	for (int c = 0; c < CLASSIFY_CLASS_N; c++)
-		json_object_set_new(classes, classify_class_name((enum classify_class)c),
-		    json_integer(a->classes[c]));
-	json_object_set_new(o, "classes", classes);
-	json_object_set_new(o, "messages", json_integer(a->messages));
-	json_object_set_new(o, "dmarc_pass", json_integer(a->dmarc_pass));
 	return o;
 }

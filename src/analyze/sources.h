@@ -23,6 +23,7 @@ struct sources_bucket {
 	char *dkim_domain, *spf_domain, *override, *from;
 	int own, approved;
 	int64_t messages;
+	uint32_t hash;         /* scan of the copy: sources.c's hash of the fields above */
 };
 
 struct sources_agg {
@@ -39,10 +40,15 @@ struct sources_agg {
 	int64_t classes[CLASSIFY_CLASS_N];
 	int64_t disp_none, disp_quarantine, disp_reject;
 	int64_t first_seen, last_seen;
-	struct { char *domain; int64_t messages; } from[SOURCES_FROM_MAX];
-	size_t n_from;
-	struct sources_bucket b[SOURCES_BUCKETS_MAX];
-	size_t n_b;
+	struct sources_from {
+		char *domain;
+		int64_t messages;
+		uint32_t key;  /* scan of the copy: the string id of domain */
+	} *from;               /* n_from of them (room for cap_from, at most SOURCES_FROM_MAX) */
+	size_t n_from, cap_from;
+	struct sources_bucket *b;  /* n_b of them (room for cap_b, at most SOURCES_BUCKETS_MAX):
+				      most sources have one or two */
+	size_t n_b, cap_b;
 	/* derived by sources_finish */
 	enum classify_class cls;
 	const struct sources_bucket *main;
@@ -67,6 +73,12 @@ struct sources_set {
  * Returns NULL with a reason in err. */
 struct sources_set *sources_collect(struct sqlite3 *db, const struct scan_filter *f,
     char *err, size_t errlen);
+/* The same from the in-memory copy of the records when rm is not NULL (it
+ * must match what db sees: store/recmem.h), else from SQL.  Same result,
+ * field by field and in the same order. */
+struct recmem;
+struct sources_set *sources_collect_from(struct sqlite3 *db, const struct recmem *rm,
+    const struct scan_filter *f, char *err, size_t errlen);
 void sources_set_free(struct sources_set **s);
 
 /* {code, params, messages:{en,ja}} for a bucket's reason (which = 0),
@@ -76,10 +88,6 @@ json_t *sources_reason_json(const struct sources_agg *a, const struct sources_bu
 char *sources_who(const struct sources_agg *a, const struct catalog_service *svc, int ja);
 /* One source as JSON (the sources view row). */
 json_t *sources_agg_json(const struct sources_agg *a);
-/* The members of sources_agg_json that lists filter, sort and count by
- * (ip, ptr, asn, country, service, service_name, group, group_name, class,
- * classes, messages, dmarc_pass), with the same values. */
-json_t *sources_agg_summary_json(const struct sources_agg *a);
 
 /* Sets analyze_errmsg() for this thread (analyze.c). */
 void analyze_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

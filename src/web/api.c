@@ -688,8 +688,9 @@ api_handle(struct server *srv, struct MHD_Connection *c, const char *method,
 		return;
 	}
 	if (n == 2 && strcmp(seg[1], "health") == 0) {
-		api_json(out, 200, json_pack("{s:b, s:s, s:o}", "ok", 1, "version", DMARCSTAT_VERSION,
-		    "dashmem", server_dashmem_status(srv)));
+		api_json(out, 200, json_pack("{s:b, s:s, s:o, s:o}", "ok", 1, "version",
+		    DMARCSTAT_VERSION, "dashmem", server_dashmem_status(srv),
+		    "recmem", server_recmem_status(srv)));
 		return;
 	}
 	if (api_senders_get(srv, c, seg, n, &q, out))

@@ -14,25 +14,33 @@
  *   GET    /api/enrichment         enrichment coverage and the background worker
  *
  * The analysis (src/analyze/) classifies every record of the period at
- * query time, which takes a few hundred milliseconds over years of reports.
- * Its results are cached here per (kind, domain, reporter, since, until),
- * so paging, sorting and filtering of the same period are answered from
- * memory.  An entry is valid while the database fingerprint (reports,
- * ip_info and sender_rules counters, re-read at most once a second), the
- * in-process generation (bumped by every rule change) and its age (5
- * minutes) say so.  Entries are shared read-only between threads; page
- * items are deep-copied before they are changed.
+ * query time.  It reads the server's in-memory copy of the records
+ * (store/recmem.h, kept by a thread like the copy of `daily`) when that
+ * copy matches what the request's connection sees: a year at 1,000,000
+ * records then takes ~75 ms (classifying each distinct source and
+ * record signature once); otherwise, and until the copy is built after a
+ * start or a change, the SQL scan does (~1 s).  The results are cached
+ * here per (kind, domain, reporter, since, until), so paging, sorting and
+ * filtering of the same period are answered from memory: a sources entry
+ * keeps the analysed sources themselves (filtered, sorted and counted in
+ * C; only a page's rows are rendered as JSON).  An entry is valid while
+ * the database fingerprint (reports, ip_info and sender_rules counters,
+ * re-read at most once a second), the in-process generation (bumped by
+ * every rule change) and its age (5 minutes) say so.  Entries are shared
+ * read-only between threads; page items are deep-copied before they are
+ * changed.  What leaves the cache is freed by the warm-up thread, not by
+ * the request that pushed it out.
  *
  * Warming (api_senders_warm_*): a background thread keeps the groups and
  * sources entries of the dashboard's default period (the 30 days ending
  * today, for viewers in UTC and in Asia/Tokyo, the Japanese default) and
  * of the periods users asked for in the last SENDERS_WARM_RECENT seconds
- * fresh: at start, when the server pokes it (the keeper of the copy of
- * `daily` saw the data change), and every SENDERS_WARM_EVERY ms for
+ * fresh: at start, when the server pokes it (a keeper of the copies of
+ * `daily` and of the records built a new one), and every SENDERS_WARM_EVERY ms for
  * entries whose fingerprint moved (enrichment, rules) or that are within
  * SENDERS_WARM_MARGIN seconds of their age limit.  So a user opening the
  * Senders view normally gets a cached answer; the first request for any
- * other period still classifies on demand.
+ * other period classifies on demand, from the copy of the records.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -182,8 +190,8 @@ senders_fp(struct store *st, char *out, size_t outlen, uint64_t *gen_out)
 
 static void senders_asked(const struct query *q);
 
-typedef json_t *(*senders_make_fn)(struct store *st, const struct query *q, const char *arg,
-    struct senders_aux **aux);
+typedef json_t *(*senders_make_fn)(struct server *srv, struct store *st, const struct query *q,
+    const char *arg, struct senders_aux **aux);
 
 static struct senders_aux *
 senders_aux_ref(struct senders_aux *a)
@@ -205,11 +213,75 @@ senders_aux_unref(struct senders_aux **ap)
 	}
 }
 
+/*
+ * Values that left the cache are freed by the warm-up thread, not by the
+ * request that pushed them out: freeing a year's analysis (15,000 sources
+ * with their strings) costs ~10 ms.  Under senders_mu; freed inline when
+ * there is no warm-up thread.
+ */
+struct senders_grave {
+	json_t *v;
+	struct senders_aux *aux;
+	struct senders_grave *next;
+};
+
+static struct senders_grave *senders_graves;
+static struct senders_warm *senders_reaper;    /* the warm-up thread, or NULL */
+
+static void senders_reaper_wake(void);
+
+static void
+senders_discard(json_t *v, struct senders_aux *aux)
+{
+	struct senders_grave *g;
+
+	if (v == NULL && aux == NULL)
+		return;
+	pthread_mutex_lock(&senders_mu);
+	if (senders_reaper != NULL && (g = malloc(sizeof(*g))) != NULL) {
+		g->v = v;
+		g->aux = aux;
+		g->next = senders_graves;
+		senders_graves = g;
+		pthread_mutex_unlock(&senders_mu);
+		senders_reaper_wake();
+		return;
+	}
+	pthread_mutex_unlock(&senders_mu);
+	json_decref(v);
+	senders_aux_unref(&aux);
+}
+
+/* Frees what senders_discard left; returns whether there was anything. */
+static int
+senders_reap(void)
+{
+	struct senders_grave *g;
+
+	pthread_mutex_lock(&senders_mu);
+	g = senders_graves;
+	senders_graves = NULL;
+	pthread_mutex_unlock(&senders_mu);
+	if (g == NULL)
+		return 0;
+	while (g != NULL) {
+		struct senders_grave *next = g->next;
+
+		json_decref(g->v);
+		senders_aux_unref(&g->aux);
+		free(g);
+		g = next;
+	}
+	return 1;
+}
+
 /* Puts v (a new reference is taken) under key with the fingerprint fp. */
 static void
 senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char *fp,
     uint64_t gen)
 {
+	json_t *old_v;
+	struct senders_aux *old_aux;
 	int64_t now_s = senders_mono_ms() / 1000;
 	struct senders_entry *e, *victim = NULL;
 
@@ -223,8 +295,8 @@ senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char
 		if (victim == NULL || (victim->v != NULL && (e->v == NULL || e->used < victim->used)))
 			victim = e;
 	}
-	json_decref(victim->v);
-	senders_aux_unref(&victim->aux);
+	old_v = victim->v;
+	old_aux = victim->aux;
 	victim->aux = senders_aux_ref(aux);
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
 	snprintf(victim->fp, sizeof(victim->fp), "%s", fp);
@@ -233,6 +305,7 @@ senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char
 	victim->used = ++senders_tick;
 	victim->v = json_incref(v);
 	pthread_mutex_unlock(&senders_mu);
+	senders_discard(old_v, old_aux);
 }
 
 /*
@@ -241,7 +314,7 @@ senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char
  * analyze_errmsg()).  *hit says which.
  */
 static json_t *
-senders_cached(struct store *st, const char *key, senders_make_fn make,
+senders_cached(struct server *srv, struct store *st, const char *key, senders_make_fn make,
     const struct query *q, const char *arg, int *hit, struct senders_aux **aux_out)
 {
 	struct senders_aux *aux = NULL;
@@ -270,7 +343,7 @@ senders_cached(struct store *st, const char *key, senders_make_fn make,
 	}
 	pthread_mutex_unlock(&senders_mu);
 
-	v = make(st, q, arg, &aux);
+	v = make(srv, st, q, arg, &aux);
 	if (v == NULL)
 		return NULL;
 	senders_store_fp(key, v, aux, fp, gen);
@@ -412,11 +485,12 @@ senders_sections(json_t *v)
  * *aux for the full JSON of a page's rows).  0, or -1 (analyze_errmsg()).
  */
 static int
-senders_make_pair(struct store *st, const struct query *q, json_t **g, json_t **src,
-    struct senders_aux **aux)
+senders_make_pair(struct server *srv, struct store *st, const struct query *q, json_t **g,
+    json_t **src, struct senders_aux **aux)
 {
 	struct query all = *q;
 	struct senders_aux *a;
+	struct recmem *rm;
 
 	*g = *src = NULL;
 	*aux = NULL;
@@ -426,7 +500,10 @@ senders_make_pair(struct store *st, const struct query *q, json_t **g, json_t **
 	all.source_ip = NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -1;
-	if ((a->s = analyze_sources_collect(st, &all)) == NULL) {
+	rm = server_recmem_get(srv, st);
+	a->s = analyze_sources_collect_mem(st, rm, &all);
+	server_recmem_put(srv, rm);
+	if (a->s == NULL) {
 		free(a);
 		return -1;
 	}
@@ -454,8 +531,8 @@ senders_make_pair(struct store *st, const struct query *q, json_t **g, json_t **
 static pthread_mutex_t senders_pair_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static json_t *
-senders_pair_get(struct store *st, const struct query *q, char kind, struct senders_aux **aux,
-    int *hit, int64_t margin)
+senders_pair_get(struct server *srv, struct store *st, const struct query *q, char kind,
+    struct senders_aux **aux, int *hit, int64_t margin)
 {
 	char kg[1100], ks[1100], fp[200];
 	const char *want = kind == 'G' ? kg : ks;
@@ -482,7 +559,7 @@ senders_pair_get(struct store *st, const struct query *q, char kind, struct send
 	*hit = 0;
 	/* the fingerprint before the work: a change meanwhile is not masked */
 	senders_fp(st, fp, sizeof(fp), &gen);
-	if (senders_make_pair(st, q, &g, &src, &a) != 0) {
+	if (senders_make_pair(srv, st, q, &g, &src, &a) != 0) {
 		pthread_mutex_unlock(&senders_pair_mu);
 		return NULL;
 	}
@@ -505,16 +582,20 @@ senders_pair_get(struct store *st, const struct query *q, char kind, struct send
 }
 
 static json_t *
-senders_make_readiness(struct store *st, const struct query *q, const char *arg,
-    struct senders_aux **aux)
+senders_make_readiness(struct server *srv, struct store *st, const struct query *q,
+    const char *arg, struct senders_aux **aux)
 {
+	struct recmem *rm = server_recmem_get(srv, st);
+	json_t *v = analyze_readiness_json_mem(st, rm, arg, q->since, q->until);
+
 	(void)aux;
-	return analyze_readiness_json(st, arg, q->since, q->until);
+	server_recmem_put(srv, rm);
+	return v;
 }
 
 static json_t *
-senders_make_enrichment(struct store *st, const struct query *q, const char *arg,
-    struct senders_aux **aux)
+senders_make_enrichment(struct server *srv, struct store *st, const struct query *q,
+    const char *arg, struct senders_aux **aux)
 {
 	static const char sql[] =
 	    "SELECT count(*),"
@@ -633,7 +714,7 @@ senders_params_read(struct MHD_Connection *c, const struct query *q, struct send
 /* ---- /api/senders/sources ---------------------------------------------------- */
 
 struct senders_row {
-	json_t *v;
+	struct analyze_source_row v;
 	size_t idx;             /* position in the entry's sources */
 	const char *s;          /* string sort key */
 	double d;               /* numeric sort key */
@@ -657,38 +738,33 @@ senders_row_cmp(const void *x, const void *y, void *arg)
 	if (desc)
 		c = -c;
 	if (c == 0)
-		c = strcmp(senders_s(a->v, "ip"), senders_s(b->v, "ip"));
+		c = strcmp(a->v.ip, b->v.ip);
 	return c;
 }
 
 static void
 senders_row_key(struct senders_row *r, const char *sort)
 {
-	json_t *v = r->v;
-	json_int_t m = senders_i64(v, "messages"), p = senders_i64(v, "dmarc_pass");
-	const char *cls;
-	int ci;
+	const struct analyze_source_row *v = &r->v;
+	json_int_t m = v->messages, p = v->dmarc_pass;
 
 	r->s = NULL;
 	r->d = 0;
 	if (strcmp(sort, "ip") == 0)
-		r->s = senders_s(v, "ip");
+		r->s = v->ip;
 	else if (strcmp(sort, "host") == 0)
-		r->s = senders_s(v, "ptr");
+		r->s = v->ptr;
 	else if (strcmp(sort, "group") == 0)
-		r->s = senders_s(v, "group_name");
+		r->s = v->group_name;
 	else if (strcmp(sort, "service") == 0)
-		r->s = senders_s(v, "service_name");
+		r->s = v->service_name;
 	else if (strcmp(sort, "country") == 0)
-		r->s = senders_s(v, "country");
+		r->s = v->country;
 	else if (strcmp(sort, "asn") == 0)
-		r->d = json_is_integer(json_object_get(v, "asn")) ?
-		    (double)senders_i64(v, "asn") : -1;
-	else if (strcmp(sort, "class") == 0) {
-		cls = senders_s(v, "class");
-		ci = cls ? senders_class_index(cls) : -1;
-		r->d = ci >= 0 ? senders_class_rank[ci] : 9;
-	} else if (strcmp(sort, "pass") == 0)
+		r->d = v->asn > 0 ? (double)v->asn : -1;
+	else if (strcmp(sort, "class") == 0)
+		r->d = v->cls >= 0 && v->cls < SENDERS_NCLASS ? senders_class_rank[v->cls] : 9;
+	else if (strcmp(sort, "pass") == 0)
 		r->d = m ? (double)p / (double)m : 0;
 	else if (strcmp(sort, "fail") == 0)
 		r->d = (double)(m - p);
@@ -698,20 +774,20 @@ senders_row_key(struct senders_row *r, const char *sort)
 
 /* Whether a source passes the filters other than class. */
 static int
-senders_keep(json_t *v, const struct senders_params *p)
+senders_keep(const struct analyze_source_row *v, const struct senders_params *p)
 {
 	const char *s;
 
-	if (p->only_failures && senders_i64(v, "messages") <= senders_i64(v, "dmarc_pass"))
+	if (p->only_failures && v->messages <= v->dmarc_pass)
 		return 0;
-	if (p->ip && ((s = senders_s(v, "ip")) == NULL || strcmp(s, p->ip) != 0))
+	if (p->ip && ((s = v->ip) == NULL || strcmp(s, p->ip) != 0))
 		return 0;
-	if (p->group && ((s = senders_s(v, "group")) == NULL || strcmp(s, p->group) != 0))
+	if (p->group && ((s = v->group) == NULL || strcmp(s, p->group) != 0))
 		return 0;
-	if (p->service && ((s = senders_s(v, "service")) == NULL || strcmp(s, p->service) != 0))
+	if (p->service && ((s = v->service) == NULL || strcmp(s, p->service) != 0))
 		return 0;
 	if (p->country) {
-		s = senders_s(v, "country");
+		s = v->country;
 		if (strcmp(p->country, "none") == 0 ? s != NULL : (s == NULL ||
 		    strcmp(s, p->country) != 0))
 			return 0;
@@ -722,38 +798,38 @@ senders_keep(json_t *v, const struct senders_params *p)
 static json_t *
 senders_sources_page(json_t *all, const struct senders_aux *aux, const struct senders_params *p)
 {
-	json_t *src = json_object_get(all, "sources"), *v, *page, *counts, *msgs;
+	json_t *page, *counts, *msgs;
 	struct senders_row *rows;
-	size_t i, n = 0, total;
+	size_t i, n = 0, total, nsrc = analyze_sources_n(aux->s);
 	json_int_t cc[SENDERS_NCLASS] = {0}, cm[SENDERS_NCLASS] = {0};
 	int want = p->cls ? senders_class_index(p->cls) : -1;
 
-	rows = calloc(json_array_size(src) + 1, sizeof(*rows));
+	rows = calloc(nsrc + 1, sizeof(*rows));
 	if (rows == NULL)
 		return NULL;
-	json_array_foreach(src, i, v) {
-		const char *cls = senders_s(v, "class");
-		int ci = cls ? senders_class_index(cls) : -1;
+	for (i = 0; i < nsrc; i++) {
+		struct senders_row *r = &rows[n];
+		int ci;
 
-		if (!senders_keep(v, p))
+		analyze_sources_row(aux->s, i, &r->v);
+		ci = r->v.cls;
+		if (!senders_keep(&r->v, p))
 			continue;
-		if (ci >= 0) {
+		if (ci >= 0 && ci < SENDERS_NCLASS) {
 			cc[ci]++;
-			cm[ci] += senders_i64(v, "messages");
+			cm[ci] += r->v.messages;
 		}
 		if (want >= 0 && ci != want)
 			continue;
-		rows[n].v = v;
-		rows[n].idx = i;
-		senders_row_key(&rows[n], p->sort);
+		r->idx = i;
+		senders_row_key(r, p->sort);
 		n++;
 	}
 	qsort_r(rows, n, sizeof(*rows), senders_row_cmp, (void *)&p->desc);
 	page = json_array();
 	total = n;
 	for (i = (size_t)p->offset; i < n && i < (size_t)p->offset + (size_t)p->limit; i++) {
-		json_t *o = aux ? analyze_sources_item_json(aux->s, rows[i].idx) :
-		    json_deep_copy(rows[i].v);
+		json_t *o = analyze_sources_item_json(aux->s, rows[i].idx);
 
 		if (o == NULL)
 			continue;
@@ -792,21 +868,24 @@ senders_cc_cmp(const void *x, const void *y)
 }
 
 static json_t *
-senders_countries(json_t *all, const struct senders_params *p)
+senders_countries(const struct senders_aux *aux, const struct senders_params *p)
 {
-	json_t *src = json_object_get(all, "sources"), *v, *arr;
+	json_t *arr;
 	struct senders_cc *cc = NULL, none;
-	size_t i, n = 0, cap = 0;
+	size_t i, n = 0, cap = 0, nsrc = analyze_sources_n(aux->s);
 	int want = p->cls ? senders_class_index(p->cls) : -1;
 
 	memset(&none, 0, sizeof(none));
-	json_array_foreach(src, i, v) {
-		const char *c = senders_s(v, "country"), *cls = senders_s(v, "class");
-		int ci = cls ? senders_class_index(cls) : -1;
+	for (i = 0; i < nsrc; i++) {
+		struct analyze_source_row v;
+		const char *c;
+		int ci;
 		struct senders_cc *e = NULL;
-		json_t *classes = json_object_get(v, "classes");
 
-		if (!senders_keep(v, p) || (want >= 0 && ci != want))
+		analyze_sources_row(aux->s, i, &v);
+		c = v.country;
+		ci = v.cls;
+		if (!senders_keep(&v, p) || (want >= 0 && ci != want))
 			continue;
 		if (c == NULL || strlen(c) != 2)
 			e = &none;
@@ -834,10 +913,10 @@ senders_countries(json_t *all, const struct senders_params *p)
 			}
 		}
 		e->sources++;
-		e->messages += senders_i64(v, "messages");
-		e->pass += senders_i64(v, "dmarc_pass");
+		e->messages += v.messages;
+		e->pass += v.dmarc_pass;
 		for (int k = 0; k < SENDERS_NCLASS; k++)
-			e->cls[k] += senders_i64(classes, senders_classes[k]);
+			e->cls[k] += v.classes[k];
 	}
 	if (n > 1)
 		qsort(cc, n, sizeof(*cc), senders_cc_cmp);
@@ -939,7 +1018,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 	}
 	if (strcmp(seg[1], "enrichment") == 0) {
 		senders_key(key, sizeof(key), "E", &(struct query){0}, NULL);
-		v = senders_cached(st, key, senders_make_enrichment, q, NULL, &hit, NULL);
+		v = senders_cached(srv, st, key, senders_make_enrichment, q, NULL, &hit, NULL);
 		server_store_put(srv, st);
 		if (v == NULL)
 			api_error(out, 500, "internal", "cannot count the enriched sources");
@@ -955,7 +1034,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 			return 1;
 		}
 		senders_key(key, sizeof(key), "R", q, seg[2]);
-		v = senders_cached(st, key, senders_make_readiness, q, seg[2], &hit, NULL);
+		v = senders_cached(srv, st, key, senders_make_readiness, q, seg[2], &hit, NULL);
 		server_store_put(srv, st);
 		if (v == NULL)
 			senders_fail(out);
@@ -967,7 +1046,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 		senders_asked(q);
 	if (n == 2) {
 		senders_key(key, sizeof(key), "G", q, NULL);
-		v = senders_pair_get(st, q, 'G', NULL, &hit, 0);
+		v = senders_pair_get(srv, st, q, 'G', NULL, &hit, 0);
 		server_store_put(srv, st);
 		if (v == NULL)
 			senders_fail(out);
@@ -976,7 +1055,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 		return 1;
 	}
 	senders_key(key, sizeof(key), "S", q, NULL);
-	v = senders_pair_get(st, q, 'S', &aux, &hit, 0);
+	v = senders_pair_get(srv, st, q, 'S', &aux, &hit, 0);
 	server_store_put(srv, st);
 	if (v == NULL) {
 		senders_fail(out);
@@ -985,7 +1064,7 @@ api_senders_get(struct server *srv, struct MHD_Connection *c, char **seg, int n,
 	if (strcmp(seg[2], "sources") == 0)
 		api_json(out, 200, senders_sources_page(v, aux, &p));
 	else
-		api_json(out, 200, senders_countries(v, &p));
+		api_json(out, 200, senders_countries(aux, &p));
 	json_decref(v);
 	senders_aux_unref(&aux);
 	return 1;
@@ -1049,7 +1128,7 @@ senders_warm_one(struct server *srv, const struct query *q)
 	struct store *st = server_store_get(srv);
 	int hit;
 
-	json_decref(senders_pair_get(st, q, 'G', NULL, &hit, SENDERS_WARM_MARGIN));
+	json_decref(senders_pair_get(srv, st, q, 'G', NULL, &hit, SENDERS_WARM_MARGIN));
 	server_store_put(srv, st);
 }
 
@@ -1063,6 +1142,32 @@ senders_default_period(int64_t now, int64_t offset, struct query *q)
 	memset(q, 0, sizeof(*q));
 	q->until = mid + SENDERS_DAY;
 	q->since = q->until - 30 * SENDERS_DAY;
+}
+
+/* Frees the discarded values without holding w->mu meanwhile. */
+static void
+senders_warm_reap_locked(struct senders_warm *w)
+{
+	pthread_mutex_unlock(&w->mu);
+	senders_reap();
+	pthread_mutex_lock(&w->mu);
+}
+
+static void
+senders_reaper_wake(void)
+{
+	struct senders_warm *w;
+
+	pthread_mutex_lock(&senders_mu);
+	w = senders_reaper;
+	if (w != NULL) {
+		/* under senders_mu: api_senders_warm_free clears senders_reaper
+		 * under it before destroying w */
+		pthread_mutex_lock(&w->mu);
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	pthread_mutex_unlock(&senders_mu);
 }
 
 static void *
@@ -1098,19 +1203,23 @@ senders_warm_main(void *arg)
 			senders_warm_one(w->srv, &q);
 		}
 		/* a round that did work is followed by a pause even when poked:
-		 * the data may change every second, the analysis takes longer */
+		 * the data may change every second, the analysis takes longer;
+		 * what left the cache meanwhile is freed while waiting */
 		pthread_mutex_lock(&w->mu);
 		if (w->stop)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += SENDERS_WARM_GAP / 1000;
-		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
-			;
+		do {
+			senders_warm_reap_locked(w);
+		} while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0);
 		if (w->stop || w->poke)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += (SENDERS_WARM_EVERY - SENDERS_WARM_GAP) / 1000;
-		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		do {
+			senders_warm_reap_locked(w);
+		} while (!w->stop && !w->poke && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -1132,6 +1241,9 @@ api_senders_warm_new(struct server *srv)
 		free(w);
 		return NULL;
 	}
+	pthread_mutex_lock(&senders_mu);
+	senders_reaper = w;
+	pthread_mutex_unlock(&senders_mu);
 	return w;
 }
 
@@ -1153,11 +1265,16 @@ api_senders_warm_free(struct senders_warm **wp)
 
 	if (w == NULL)
 		return;
+	pthread_mutex_lock(&senders_mu);
+	if (senders_reaper == w)
+		senders_reaper = NULL;
+	pthread_mutex_unlock(&senders_mu);
 	pthread_mutex_lock(&w->mu);
 	w->stop = 1;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->th, NULL);
+	senders_reap();
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);

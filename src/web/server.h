@@ -69,6 +69,12 @@ struct dashmem;
 struct dashmem *server_dashmem_get(struct server *srv, struct store *st);
 void server_dashmem_put(struct server *srv, struct dashmem *dm);
 struct json_t *server_dashmem_status(struct server *srv);
+/* For api_senders.c: the same for the in-memory copy of the records
+ * (store/recmem.h) that the sender analysis scans. */
+struct recmem;
+struct recmem *server_recmem_get(struct server *srv, struct store *st);
+void server_recmem_put(struct server *srv, struct recmem *rm);
+struct json_t *server_recmem_status(struct server *srv);
 int64_t server_now(const struct server *srv);
 size_t server_upload_max(const struct server *srv);
 /*

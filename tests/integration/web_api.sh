@@ -59,6 +59,10 @@ beforeo=$(J "overview?$Q")
 for _ in $(seq 100); do [ "$(J health | jq_ 'd["dashmem"]["state"]')" = ready ] && break; sleep 0.1; done
 check "dashmem copy ready" '[ "$(J health | jq_ "d[\"dashmem\"][\"state\"]")" = ready ]'
 check "dashmem holds every daily row" '[ "$(J health | jq_ "d[\"dashmem\"][\"rows\"]")" = "$(sqlite3 "$DB" "select count(*) from daily")" ]'
+# and the copy of the records for the sender views (store/recmem.c)
+for _ in $(seq 100); do [ "$(J health | jq_ 'd["recmem"]["state"]')" = ready ] && break; sleep 0.1; done
+check "recmem copy ready" '[ "$(J health | jq_ "d[\"recmem\"][\"state\"]")" = ready ]'
+check "recmem holds every record" '[ "$(J health | jq_ "d[\"recmem\"][\"records\"]")" = "$(sqlite3 "$DB" "select count(*) from records")" ]'
 check "sources: same answer from the copy" '[ "$(J "sources?$Q&limit=1000&sort=ip&order=asc")" = "$before" ]'
 check "overview: same answer from the copy" '[ "$(J "overview?$Q")" = "$beforeo" ]'
 check "overview status key" '[ "$(J "overview?$Q" | jq_ "d[\"domains\"][0][\"status\"][\"key\"]")" != "" ]'
