@@ -27,6 +27,8 @@
  *   --records 3 (dmarcgen's ~2.9)     before: ~114 us           then: ~55 us    now: ~42 us
  * ("then" = git b1a0435; "now" = one reports row per report, records.detail
  * instead of three child tables, 8 KiB pages.)  bench/run.sh runs --records 3.
+ * The default batch is the importer's (INGEST_BATCH, 2,000 since 2026-12-05):
+ * --records 3 then takes ~38.5 us (checkpoints in their own thread, counted).
  * "before" = the write path of commit 5366d82 (one statement per row,
  * daily_day and daily_ip indexes).
  *
@@ -43,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ingest/ingest.h"
 #include "lib/xalloc.h"
 #include "parse/report.h"
 #include "store/store.h"
@@ -278,7 +281,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db = "/tmp/bench_store.db";
-	size_t n = 20000, batch = 500, i, j, nrec = 0, imported = 0;
+	size_t n = 20000, batch = INGEST_BATCH, i, j, nrec = 0, imported = 0;
 	unsigned avg = 8;
 	int keep = 0, c;
 	struct bs_report *reps;
