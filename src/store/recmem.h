@@ -42,6 +42,7 @@
 #ifndef DMARCSTAT_RECMEM_H
 #define DMARCSTAT_RECMEM_H
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -126,6 +127,13 @@ struct recmem {
 	size_t bytes;                   /* memory held */
 	double build_ms;
 	int refs;                       /* under the keeper's lock */
+	/* What the analysis keeps for this copy (analyze/scan.c: the
+	 * classification of its sources and keys), under user_mu; freed
+	 * with the copy by user_free(user).  The copy itself stays
+	 * read-only. */
+	pthread_mutex_t user_mu;
+	void *user;
+	void (*user_free)(void *);
 };
 
 /* Fingerprint of the database as this connection sees it now.  0 or -1. */

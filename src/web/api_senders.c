@@ -1132,6 +1132,21 @@ senders_warm_one(struct server *srv, const struct query *q)
 	server_store_put(srv, st);
 }
 
+/* Every key of the copy of the records classified into the context kept
+ * with it (nothing to do while the copy, ip_info and the rules stay): the
+ * first request of any other period then only sums. */
+static void
+senders_warm_prime(struct server *srv)
+{
+	struct store *st = server_store_get(srv);
+	struct recmem *rm = server_recmem_get(srv, st);
+
+	if (rm != NULL)
+		analyze_prime_mem(st, rm);
+	server_recmem_put(srv, rm);
+	server_store_put(srv, st);
+}
+
 /* The default period (30 days ending today) for a zone at a fixed offset. */
 static void
 senders_default_period(int64_t now, int64_t offset, struct query *q)
@@ -1189,6 +1204,7 @@ senders_warm_main(void *arg)
 			senders_default_period(server_now(w->srv), zones[z], &q);
 			senders_warm_one(w->srv, &q);
 		}
+		senders_warm_prime(w->srv);
 		pthread_mutex_lock(&senders_mu);
 		memcpy(asked, senders_recent, sizeof(asked));
 		pthread_mutex_unlock(&senders_mu);
