@@ -530,6 +530,8 @@ struct scan_sigp {
 	size_t ndk, nsp, nrs;
 };
 
+#define SCAN_MEM_SEEN 16                /* connections remembered (the server's pool) */
+
 struct scan_mem {
 	const struct recmem *rm;
 	struct userrules *rules;
@@ -545,6 +547,11 @@ struct scan_mem {
 	uint8_t *done;
 	uint64_t gen;                   /* scan_mem_gen when made; 0 when private */
 	int busy;                       /* under the copy's user_mu */
+	struct scan_seen {              /* connections it was last found valid on */
+		sqlite3 *db;
+		int64_t version, changes;
+	} seen[SCAN_MEM_SEEN];
+	uint32_t seen_next;
 	struct arena ar;
 };
 
@@ -560,6 +567,12 @@ struct scan_mem {
  * one scan at a time (busy); a scan that finds it busy makes a private
  * context as before.  An enrichment write or a rule change therefore shows
  * in the next scan, as without the cache.
+ *
+ * Even that check (~10 ms with every IP enriched) is skipped when nothing
+ * at all was written since the context was last found valid on the same
+ * connection: PRAGMA data_version, read inside the scan's read
+ * transaction, moves with every commit of another connection, and
+ * sqlite3_total_changes64 with the connection's own writes.
  */
 static uint64_t scan_mem_gen;
 
@@ -640,6 +653,54 @@ scan_mem_same_info(const struct scan_mem *m, sqlite3 *db)
 	return same && n == m->ninfo;
 }
 
+/* PRAGMA data_version of db inside its read transaction (begun here if
+ * need be), or -1 (not in a transaction: no snapshot to compare). */
+static int64_t
+scan_data_version(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_get_autocommit(db))
+		return -1;
+	/* the snapshot first: a commit after it must not be counted as seen */
+	if (sqlite3_exec(db, "SELECT 1 FROM sqlite_schema LIMIT 1", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Whether m was found valid on db when it was at (version, changes). */
+static int
+scan_mem_seen(const struct scan_mem *m, sqlite3 *db, int64_t version, int64_t changes)
+{
+	if (version < 0)
+		return 0;
+	for (int i = 0; i < SCAN_MEM_SEEN; i++)
+		if (m->seen[i].db == db)
+			return m->seen[i].version == version && m->seen[i].changes == changes;
+	return 0;
+}
+
+static void
+scan_mem_saw(struct scan_mem *m, sqlite3 *db, int64_t version, int64_t changes)
+{
+	int i;
+
+	if (version < 0)
+		return;
+	for (i = 0; i < SCAN_MEM_SEEN && m->seen[i].db != db; i++)
+		;
+	if (i == SCAN_MEM_SEEN)
+		i = (int)(m->seen_next++ % SCAN_MEM_SEEN);
+	m->seen[i].db = db;
+	m->seen[i].version = version;
+	m->seen[i].changes = changes;
+}
+
 static struct scan_mem *
 scan_mem_make(sqlite3 *db, const struct recmem *rm, struct userrules *rules, int shared)
 {
@@ -685,30 +746,39 @@ scan_mem_new(sqlite3 *db, const struct recmem *rm, char *err, size_t errlen)
 	struct recmem *w = (struct recmem *)rm;         /* its user slot only */
 	struct userrules *rules = NULL;
 	struct scan_mem *m;
+	int64_t version = scan_data_version(db), changes = sqlite3_total_changes64(db);
 
-	if (userrules_load(db, &rules, err, errlen) != 0)
-		return scan_mem_make(db, rm, userrules_empty(), 0);   /* not to be kept */
 	pthread_mutex_lock(&w->user_mu);
 	m = w->user;
-	if (m != NULL && m->busy) {
-		pthread_mutex_unlock(&w->user_mu);
-		return scan_mem_make(db, rm, rules, 0);
-	}
-	if (m != NULL)
+	if (m != NULL && !m->busy)
 		m->busy = 1;
+	else
+		m = NULL;               /* none, or in use: loaded below */
 	pthread_mutex_unlock(&w->user_mu);
+	if (m != NULL && scan_mem_seen(m, db, version, changes))
+		return m;               /* nothing written since it was checked here */
+	if (userrules_load(db, &rules, err, errlen) != 0) {
+		if (m != NULL)
+			scan_mem_free(&m);
+		return scan_mem_make(db, rm, userrules_empty(), 0);   /* not to be kept */
+	}
 	if (m != NULL && userrules_equal(m->rules, rules) && scan_mem_same_info(m, db)) {
 		userrules_free(&rules);
+		scan_mem_saw(m, db, version, changes);
 		return m;
 	}
-	/* none yet, or made with other rules or ip_info: a new one in its place */
-	if (m != NULL) {
-		pthread_mutex_lock(&w->user_mu);
-		w->user = NULL;
-		pthread_mutex_unlock(&w->user_mu);
-		scan_mem_destroy(m);
+	pthread_mutex_lock(&w->user_mu);
+	if (m == NULL && w->user != NULL) {
+		pthread_mutex_unlock(&w->user_mu);      /* in use by another scan */
+		return scan_mem_make(db, rm, rules, 0);
 	}
+	/* none yet, or made with other rules or ip_info: a new one in its place */
+	w->user = NULL;
+	pthread_mutex_unlock(&w->user_mu);
+	if (m != NULL)
+		scan_mem_destroy(m);
 	m = scan_mem_make(db, rm, rules, 1);
+	scan_mem_saw(m, db, version, changes);
 	pthread_mutex_lock(&w->user_mu);
 	if (w->user == NULL) {
 		w->user = m;

@@ -584,6 +584,30 @@ test_shared_context(void **state)
 		assert_true(scan_mem_shared_gen(rm) != gen);    /* made anew */
 		gen = scan_mem_shared_gen(rm);
 	}
+	/* an enrichment write by another connection (the server's enrichment
+	 * worker, `dmarcstat enrich`) */
+	{
+		sqlite3 *other = NULL;
+
+		assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+		sqlite3_busy_timeout(other, 5000);
+		assert_int_equal(sqlite3_exec(other, "UPDATE ip_info SET country = 'DE' WHERE ip = "
+		    "(SELECT ip FROM ip_info WHERE country = 'CN' LIMIT 1)", NULL, NULL, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_changes(other), 1);
+		sqlite3_close(other);
+		compare_fixture(f->st, rm, 1);
+		assert_true(scan_mem_shared_gen(rm) != gen);
+		gen = scan_mem_shared_gen(rm);
+		/* and one that changes nothing the copy uses: checked, kept */
+		assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+		sqlite3_busy_timeout(other, 5000);
+		assert_int_equal(sqlite3_exec(other, "INSERT INTO ip_info(ip, ptr_status) VALUES "
+		    "('192.0.2.251', 'pending')", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(other);
+		compare_fixture(f->st, rm, 1);
+		assert_true(scan_mem_shared_gen(rm) == gen);
+	}
 	/* a row for an IP the copy does not have changes nothing it uses */
 	fx_exec(f, "INSERT INTO ip_info(ip, ptr, ptr_status, fcrdns) VALUES "
 	    "('192.0.2.250', 'mx.example.org', 'ok', 1)");
