@@ -552,6 +552,8 @@ struct scan_mem {
 		int64_t version, changes;
 	} seen[SCAN_MEM_SEEN];
 	uint32_t seen_next;
+	void *scratch;                  /* scan_mem_scratch */
+	size_t scratch_len;
 	struct arena ar;
 };
 
@@ -734,6 +736,7 @@ scan_mem_destroy(void *arg)
 	free(m->info);
 	free(m->cls);
 	free(m->done);
+	free(m->scratch);
 	arena_fini(&m->ar);
 	sqlite3_finalize(m->q);
 	userrules_free(&m->rules);
@@ -807,6 +810,17 @@ scan_mem_free(struct scan_mem **mp)
 	pthread_mutex_unlock(&w->user_mu);
 	if (m != NULL)
 		scan_mem_destroy(m);
+}
+
+void *
+scan_mem_scratch(struct scan_mem *m, size_t len)
+{
+	if (len > m->scratch_len) {
+		free(m->scratch);
+		m->scratch = xmalloc(len);
+		m->scratch_len = len;
+	}
+	return m->scratch;
 }
 
 uint64_t

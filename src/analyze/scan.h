@@ -67,7 +67,10 @@ int64_t scan_records(struct sqlite3 *db, const struct scan_filter *f,
  * every key of the copy into the shared context (the server's warm-up
  * thread, after a build or a change); returns the keys it classified.
  * scan_mem_shared_gen: a number that changes each time a new shared
- * context is made (0: none), for tests.
+ * context is made (0: none), for tests.  scan_mem_scratch: len bytes
+ * (not zeroed, 16-byte aligned) that the caller may use until
+ * scan_mem_free, kept with the context for the next scan (a year's scan
+ * allocated and freed ~5 MiB of per-key and per-IP arrays each time).
  */
 struct recmem;
 struct scan_class {
@@ -82,5 +85,6 @@ void scan_mem_classify(struct scan_mem *m, uint32_t key, struct scan_class *out)
 void scan_mem_free(struct scan_mem **m);
 int scan_mem_prime(struct sqlite3 *db, const struct recmem *rm);
 uint64_t scan_mem_shared_gen(const struct recmem *rm);
+void *scan_mem_scratch(struct scan_mem *m, size_t len);
 
 #endif

@@ -802,6 +802,49 @@ done:
 	free(sel);
 }
 
+/* Room for n elements of size sz at *off in the scratch block, 16-byte
+ * aligned; returns its offset. */
+static size_t
+sources_mem_room(size_t *off, size_t n, size_t sz)
+{
+	size_t at = *off;
+
+	*off = (at + (n ? n : 1) * sz + 15) & ~(size_t)15;
+	return at;
+}
+
+/* The per-key and per-IP arrays of a scan, in the context's scratch
+ * block; the ones read before they are written are zeroed. */
+static void
+sources_mem_arrays(struct sources_mem *m)
+{
+	const struct recmem *rm = m->rm;
+	size_t off = 0, o_keys, o_sum, o_state, o_byip, o_head, o_pols, o_polcount, o_orgs,
+	    o_orgseen;
+	char *p;
+
+	o_keys = sources_mem_room(&off, rm->nkey, sizeof(*m->keys));
+	o_sum = sources_mem_room(&off, rm->nkey, sizeof(*m->sum));
+	o_state = sources_mem_room(&off, rm->nkey, 1);
+	o_byip = sources_mem_room(&off, rm->ips.n, sizeof(*m->byip));
+	o_head = sources_mem_room(&off, rm->ips.n, sizeof(*m->head));
+	o_polcount = sources_mem_room(&off, rm->npol, sizeof(*m->polcount));
+	o_orgseen = sources_mem_room(&off, rm->strs.n, 1);
+	o_pols = sources_mem_room(&off, rm->npol, sizeof(*m->pols));
+	o_orgs = sources_mem_room(&off, rm->strs.n, sizeof(*m->orgs));
+	p = scan_mem_scratch(m->sm, off);
+	memset(p + o_sum, 0, o_pols - o_sum);   /* sum .. orgseen */
+	m->keys = (struct sources_key *)(void *)(p + o_keys);
+	m->sum = (struct sources_sum *)(void *)(p + o_sum);
+	m->state = (uint8_t *)(p + o_state);
+	m->byip = (struct sources_agg **)(void *)(p + o_byip);
+	m->head = (uint32_t *)(void *)(p + o_head);
+	m->polcount = (uint32_t *)(void *)(p + o_polcount);
+	m->orgseen = (uint8_t *)(p + o_orgseen);
+	m->pols = (uint32_t *)(void *)(p + o_pols);
+	m->orgs = (uint32_t *)(void *)(p + o_orgs);
+}
+
 static struct sources_set *
 sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct scan_filter *f,
     struct sources_ctx *c, char *err, size_t errlen)
@@ -817,33 +860,16 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	m.c = *c;
 	m.rm = rm;
 	m.sm = scan_mem_new(db, rm, err, errlen);
-	m.keys = xmalloc((rm->nkey ? rm->nkey : 1) * sizeof(*m.keys));
-	m.sum = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.sum));
-	m.state = xcalloc(rm->nkey ? rm->nkey : 1, 1);
+	sources_mem_arrays(&m);
 	m.pass = recmem_find(&rm->strs, "pass");
 	m.reject = recmem_find(&rm->strs, "reject");
 	m.quarantine = recmem_find(&rm->strs, "quarantine");
-	m.byip = xcalloc(rm->ips.n, sizeof(*m.byip));
-	m.head = xcalloc(rm->ips.n, sizeof(*m.head));
 	m.best = RECMEM_NONE;
-	m.pols = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.pols));
-	m.polcount = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.polcount));
-	m.orgs = xcalloc(rm->strs.n, sizeof(*m.orgs));
-	m.orgseen = xcalloc(rm->strs.n, 1);
 	sources_mem_scan(&m, f);
 	sources_mem_fold(&m);
 	sources_mem_facts(&m);
 	*c = m.c;
-	free(m.keys);
-	free(m.sum);
-	free(m.state);
 	free(m.ovf);
-	free(m.byip);
-	free(m.head);
-	free(m.pols);
-	free(m.polcount);
-	free(m.orgs);
-	free(m.orgseen);
 	scan_mem_free(&m.sm);
 	if (txn)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
