@@ -94,8 +94,8 @@ struct sources_ctx {
  * copy of v[i] (NULL for NULL), *out[0] (v[0] is never NULL) to the
  * start, the one pointer to free.  An aggregate's strings and a bucket's
  * are made this way: a year's analysis has ~15,000 aggregates and ~20,000
- * buckets, and one allocation instead of seven (four) was a fifth of its
- * time with every IP enriched.
+ * buckets, and one allocation instead of seven (four) saves ~150,000
+ * allocations and as many frees.
  */
 #define SOURCES_PACK_MAX 8
 

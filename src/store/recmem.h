@@ -16,6 +16,9 @@
  * classification of a record depends on besides ip_info, the catalog and
  * the user's rules, which are not in the copy (enrichment and rule changes
  * do not touch it; the scan reads them from the request's connection).
+ * The analysis may hang what it derives from the copy on it (the user
+ * slot: analyze/scan.c keeps each key's classification there, checked
+ * against ip_info and the rules by every scan); it is freed with the copy.
  * Strings are interned NUL-terminated (id 0 = SQL NULL) and read exactly
  * as the SQL path reads them (sqlite3_column_text), so a scan over the
  * copy sees the same bytes.  Records are also cut into runs of one report

@@ -17,15 +17,19 @@
  * query time.  It reads the server's in-memory copy of the records
  * (store/recmem.h, kept by a thread like the copy of `daily`) when that
  * copy matches what the request's connection sees: a year at 1,000,000
- * records then takes ~75 ms (classifying each distinct source and
- * record signature once); otherwise, and until the copy is built after a
- * start or a change, the SQL scan does (~1 s).  The results are cached
+ * records then takes ~45-70 ms (summing its records per key of the copy;
+ * each key's classification is kept with the copy across requests while
+ * ip_info and the rules are unchanged, analyze/scan.c, and the warm-up
+ * thread classifies every key after a build or a change); otherwise, and
+ * until the copy is built after a start or a change, the SQL scan does
+ * (~1 s).  The results are cached
  * here per (kind, domain, reporter, since, until), so paging, sorting and
  * filtering of the same period are answered from memory: a sources entry
  * keeps the analysed sources themselves (filtered, sorted and counted in
  * C; only a page's rows are rendered as JSON).  An entry is valid while
  * the database fingerprint (reports, ip_info and sender_rules counters,
- * re-read at most once a second), the in-process generation (bumped by
+ * re-read at most once a second, and then only when the connection saw a
+ * commit since it last read it), the in-process generation (bumped by
  * every rule change) and its age (5 minutes) say so.  Entries are shared
  * read-only between threads; page items are deep-copied before they are
  * changed.  What leaves the cache is freed by the warm-up thread, not by
@@ -38,9 +42,11 @@
  * fresh: at start, when the server pokes it (a keeper of the copies of
  * `daily` and of the records built a new one), and every SENDERS_WARM_EVERY ms for
  * entries whose fingerprint moved (enrichment, rules) or that are within
- * SENDERS_WARM_MARGIN seconds of their age limit.  So a user opening the
- * Senders view normally gets a cached answer; the first request for any
- * other period classifies on demand, from the copy of the records.
+ * SENDERS_WARM_MARGIN seconds of their age limit; each round then has
+ * every key of the copy of the records classified (analyze_prime_mem:
+ * nothing to do while the copy, ip_info and the rules stay).  So a user
+ * opening the Senders view normally gets a cached answer; the first
+ * request for any other period sums the copy's records on demand.
  */
 #include <errno.h>
 #include <inttypes.h>
