@@ -1331,6 +1331,9 @@ api_senders_warm_new(struct server *srv)
 	}
 	pthread_mutex_lock(&senders_mu);
 	senders_reaper = w;
+	/* a server's connections are not those of one run before in this
+	 * process (tests): what they remembered goes */
+	memset(senders_fp_conns, 0, sizeof(senders_fp_conns));
 	pthread_mutex_unlock(&senders_mu);
 	return w;
 }
@@ -1356,6 +1359,7 @@ api_senders_warm_free(struct senders_warm **wp)
 	pthread_mutex_lock(&senders_mu);
 	if (senders_reaper == w)
 		senders_reaper = NULL;
+	memset(senders_fp_conns, 0, sizeof(senders_fp_conns));
 	pthread_mutex_unlock(&senders_mu);
 	pthread_mutex_lock(&w->mu);
 	w->stop = 1;
