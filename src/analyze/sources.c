@@ -962,7 +962,9 @@ sources_reason_json(const struct sources_agg *a, const struct sources_bucket *b,
 	json_object_set_new(params, "who", json_string(who_en));
 	/* Render: {hint} reads " (where)" in both languages. */
 	{
-		json_t *pe = json_deep_copy(params), *pj = json_deep_copy(params);
+		/* shallow: only top-level members are replaced, the leaves
+		 * (strings) are shared and never changed */
+		json_t *pe = json_copy(params), *pj = json_copy(params);
 		if (svc && svc->dkim_setup) {
 			char *h = xasprintf(" (%s)", svc->dkim_setup);
 			char *hj = xasprintf("（%s）", svc->dkim_setup);
@@ -1037,7 +1039,19 @@ sources_agg_json(const struct sources_agg *a)
 	}
 	for (size_t i = 0; i < a->n_b; i++) {
 		const struct sources_bucket *b = &a->b[i];
-		json_t *r = sources_reason_json(a, b, 0), *d = sources_reason_json(a, b, 1);
+		json_t *r, *d;
+
+		if (b == a->main) {
+			/* the same objects as "reason" and "detail" above (never
+			 * changed after: shared, not rendered twice) */
+			r = json_incref(json_is_null(json_object_get(o, "reason")) ? NULL :
+			    json_object_get(o, "reason"));
+			d = json_incref(json_is_null(json_object_get(o, "detail")) ? NULL :
+			    json_object_get(o, "detail"));
+		} else {
+			r = sources_reason_json(a, b, 0);
+			d = sources_reason_json(a, b, 1);
+		}
 		json_t *x = json_pack("{s:s, s:I, s:o}", "class", classify_class_name(b->cls),
 		    "messages", (json_int_t)b->messages, "reason", r ? r : json_null());
 		if (d)
