@@ -364,7 +364,7 @@ main(int argc, char **argv)
 	const char *db = "/tmp/bench_store.db";
 	size_t n = 20000, batch = INGEST_BATCH, i, j, nrec = 0;
 	unsigned runs = 1, run;
-	struct bs_result best;
+	struct bs_result best = {0};     /* set by the first run (runs >= 1) */
 	unsigned avg = 8;
 	int keep = 0, c;
 	struct bs_report *reps;

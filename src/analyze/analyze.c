@@ -193,6 +193,16 @@ analyze_sources_collect_mem(struct store *st, const struct recmem *rm, const str
 	return s;
 }
 
+int
+analyze_prime_mem(struct store *st, const struct recmem *rm)
+{
+	sqlite3 *db = analyze_db(st);
+
+	if (db == NULL || rm == NULL)
+		return 0;
+	return scan_mem_prime(db, rm);
+}
+
 size_t
 analyze_sources_n(const struct analyze_sources *s)
 {

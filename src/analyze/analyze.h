@@ -72,6 +72,11 @@ struct analyze_sources *analyze_sources_collect(struct store *st, const struct q
 struct recmem;
 struct analyze_sources *analyze_sources_collect_mem(struct store *st, const struct recmem *rm,
     const struct query *q);
+/* Classifies every key of the copy rm (matching what st sees) into the
+ * classification context kept with it (analyze/scan.h: scan_mem_prime),
+ * so that a later first request of any period only sums.  Returns the
+ * keys it classified (0: nothing left, or the context is in use). */
+int analyze_prime_mem(struct store *st, const struct recmem *rm);
 struct analyze_source_row {
 	const char *ip, *ptr, *country;         /* ptr, country: NULL when unknown */
 	const char *service, *service_name;     /* NULL when none */

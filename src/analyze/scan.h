@@ -54,8 +54,23 @@ int64_t scan_records(struct sqlite3 *db, const struct scan_filter *f,
  * classifies a key of the copy (one source, record signature and alignment
  * mode) with exactly the inputs scan_records gives classify_record for a
  * record of that key (ip_info and the user's rules read from db; each
- * source and signature prepared once per scan).  The strings and the
- * source it points to live until scan_mem_free.
+ * source and signature prepared once).  The strings and the source it
+ * points to live until scan_mem_free.
+ *
+ * scan_mem_new gives the copy's shared context when no other scan uses it
+ * and it is still valid for what db sees (the same rules, the same ip_info
+ * rows for the copy's IPs: checked at each scan, inside the caller's read
+ * transaction), so sources and keys classified by an earlier scan of the
+ * copy are not classified again; else a new context (installed as the
+ * shared one when there is none or it was stale; private when the shared
+ * one is in use).  scan_mem_free gives it back.  scan_mem_prime classifies
+ * every key of the copy into the shared context (the server's warm-up
+ * thread, after a build or a change); returns the keys it classified.
+ * scan_mem_shared_gen: a number that changes each time a new shared
+ * context is made (0: none), for tests.  scan_mem_scratch: len bytes
+ * (not zeroed, 16-byte aligned) that the caller may use until
+ * scan_mem_free, kept with the context for the next scan (a year's scan
+ * allocated and freed ~5 MiB of per-key and per-IP arrays each time).
  */
 struct recmem;
 struct scan_class {
@@ -68,5 +83,8 @@ struct scan_mem *scan_mem_new(struct sqlite3 *db, const struct recmem *rm, char 
     size_t errlen);
 void scan_mem_classify(struct scan_mem *m, uint32_t key, struct scan_class *out);
 void scan_mem_free(struct scan_mem **m);
+int scan_mem_prime(struct sqlite3 *db, const struct recmem *rm);
+uint64_t scan_mem_shared_gen(const struct recmem *rm);
+void *scan_mem_scratch(struct scan_mem *m, size_t len);
 
 #endif

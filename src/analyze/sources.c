@@ -46,28 +46,16 @@ sources_streq(const char *a, const char *b)
 static void
 sources_agg_free(struct sources_agg *a)
 {
-	free(a->ip);
-	free(a->ptr);
-	free(a->ptr_status);
-	free(a->base_domain);
-	free(a->as_name);
-	free(a->country);
-	free(a->domain);
+	free(a->ip);                    /* with ptr .. domain (sources_pack) */
 	for (size_t i = 0; i < a->n_tags; i++)
 		free(a->tags[i]);
 	for (size_t i = 0; i < a->n_from; i++)
 		free(a->from[i].domain);
 	free(a->from);
-	for (size_t i = 0; i < a->n_b; i++) {
-		free(a->b[i].dkim_domain);
-		free(a->b[i].spf_domain);
-		free(a->b[i].override);
-		free(a->b[i].from);
-	}
+	for (size_t i = 0; i < a->n_b; i++)
+		free(a->b[i].from);     /* with its other strings (sources_pack) */
 	free(a->b);
-	free(a->group);
-	free(a->group_name);
-	free(a->group_kind);
+	free(a->group);                 /* with group_name and group_kind */
 	free(a);
 }
 
@@ -101,8 +89,34 @@ struct sources_ctx {
 	int64_t last_report;
 };
 
-/* A new aggregate for the IP of source x, first seen in a report of
- * policy_domain over [begin, end]. */
+/*
+ * Copies the strings v[0..n) into one allocation: *out[i] points to the
+ * copy of v[i] (NULL for NULL), *out[0] (v[0] is never NULL) to the
+ * start, the one pointer to free.  An aggregate's strings and a bucket's
+ * are made this way: a year's analysis has ~15,000 aggregates and ~20,000
+ * buckets, and one allocation instead of seven (four) saves ~150,000
+ * allocations and as many frees.
+ */
+#define SOURCES_PACK_MAX 8
+
+static void
+sources_pack(char **const out[], const char *const v[], size_t n)
+{
+	size_t len[SOURCES_PACK_MAX], total = 0;
+	char *p;
+
+	assert(n <= SOURCES_PACK_MAX && v[0] != NULL);
+	for (size_t i = 0; i < n; i++) {
+		len[i] = v[i] != NULL ? strlen(v[i]) + 1 : 0;
+		total += len[i];
+	}
+	p = xmalloc(total);
+	for (size_t i = 0; i < n; i++) {
+		*out[i] = v[i] != NULL ? memcpy(p, v[i], len[i]) : NULL;
+		p += len[i];
+	}
+}
+
 /* Adds a header_from domain (taken) to a->from, which has room. */
 static void
 sources_from_add(struct sources_agg *a, char *domain, uint32_t key)
@@ -121,18 +135,16 @@ sources_new_agg(struct sources_ctx *c, const struct scan_source *x, const char *
     int64_t begin, int64_t end)
 {
 	struct sources_agg *a = xcalloc(1, sizeof(*a));
+	char **const out[] = { &a->ip, &a->ptr, &a->ptr_status, &a->base_domain, &a->as_name,
+	    &a->country, &a->domain };
+	const char *const v[] = { x->ip, x->ptr, x->ptr_status, x->base_domain, x->as_name,
+	    x->country, policy_domain };
 
-	a->ip = xstrdup(x->ip);
-	a->ptr = sources_dup(x->ptr);
-	a->ptr_status = sources_dup(x->ptr_status);
-	a->base_domain = sources_dup(x->base_domain);
-	a->as_name = sources_dup(x->as_name);
-	a->country = sources_dup(x->country);
+	sources_pack(out, v, sizeof(v) / sizeof(v[0]));
 	a->asn = x->asn;
 	a->fcrdns = x->cs.fcrdns;
 	a->pending = x->cs.pending;
 	a->service = x->cs.service;
-	a->domain = xstrdup(policy_domain);
 	for (size_t i = 0; i < x->cs.rules.n_tags; i++)
 		a->tags[a->n_tags++] = xstrdup(x->cs.rules.tags[i]);
 	a->first_seen = begin;
@@ -145,6 +157,20 @@ sources_new_agg(struct sources_ctx *c, const struct scan_source *x, const char *
 	if (c->byip != NULL)
 		amap_put(c->byip, a->ip, a);
 	return a;
+}
+
+/* The largest bucket of class cls at this moment (the first of equals),
+ * else the last one: where a combination that has no bucket of its own
+ * is counted once a source's buckets are full. */
+static struct sources_bucket *
+sources_bucket_largest(struct sources_agg *a, enum classify_class cls)
+{
+	struct sources_bucket *b = NULL;
+
+	for (size_t i = 0; i < a->n_b; i++)
+		if (a->b[i].cls == cls && (b == NULL || a->b[i].messages > b->messages))
+			b = &a->b[i];
+	return b != NULL ? b : &a->b[a->n_b - 1];
 }
 
 /*
@@ -185,10 +211,14 @@ sources_bucket(struct sources_agg *a, const struct classify_result *res, const c
 		b->reason = res->reason;
 		b->detail = res->detail;
 		b->service = res->service;
-		b->dkim_domain = sources_dup(res->dkim_domain);
-		b->spf_domain = sources_dup(res->spf_domain);
-		b->override = sources_dup(res->override);
-		b->from = xstrdup(from);
+		{
+			char **const out[] = { &b->from, &b->dkim_domain, &b->spf_domain,
+			    &b->override };
+			const char *const v[] = { from, res->dkim_domain, res->spf_domain,
+			    res->override };
+
+			sources_pack(out, v, sizeof(v) / sizeof(v[0]));
+		}
 		b->own = res->own;
 		b->approved = res->approved;
 		b->hash = hash;
@@ -196,11 +226,7 @@ sources_bucket(struct sources_agg *a, const struct classify_result *res, const c
 	if (b == NULL) {
 		/* Too many combinations: count it with the largest bucket of its class. */
 		*stable = 0;
-		for (size_t i = 0; i < a->n_b; i++)
-			if (a->b[i].cls == res->cls && (b == NULL || a->b[i].messages > b->messages))
-				b = &a->b[i];
-		if (b == NULL)
-			b = &a->b[a->n_b - 1];
+		b = sources_bucket_largest(a, res->cls);
 	}
 	return b;
 }
@@ -325,27 +351,52 @@ sources_rank(enum classify_class c)
 	return rank[c];
 }
 
+/* group = g1 g2, group_name = n1 n2 n3, group_kind = kind: one allocation
+ * starting at a->group. */
+static void
+sources_group_set(struct sources_agg *a, const char *g1, const char *g2, const char *n1,
+    const char *n2, const char *n3, const char *kind)
+{
+	size_t lg1 = strlen(g1), lg2 = strlen(g2), ln1 = strlen(n1), ln2 = strlen(n2);
+	size_t ln3 = strlen(n3), lk = strlen(kind);
+	char *p = xmalloc(lg1 + lg2 + 1 + ln1 + ln2 + ln3 + 1 + lk + 1);
+
+	a->group = p;
+	memcpy(p, g1, lg1);
+	memcpy(p + lg1, g2, lg2);
+	p[lg1 + lg2] = '\0';
+	p += lg1 + lg2 + 1;
+	a->group_name = p;
+	memcpy(p, n1, ln1);
+	memcpy(p + ln1, n2, ln2);
+	memcpy(p + ln1 + ln2, n3, ln3);
+	p[ln1 + ln2 + ln3] = '\0';
+	p += ln1 + ln2 + ln3 + 1;
+	a->group_kind = p;
+	memcpy(p, kind, lk + 1);
+}
+
 static void
 sources_group(struct sources_agg *a)
 {
 	int own = a->own || a->approved;
 
+	char as[32];
+
+	/* group, group_name and group_kind in one allocation (sources_pack) */
 	if (a->service != NULL && a->service->type != CATALOG_OWN) {
-		a->group = xasprintf("service:%s", a->service->id);
-		a->group_name = xstrdup(a->service->name);
-		a->group_kind = xstrdup(own ? "own" : "service");
+		sources_group_set(a, "service:", a->service->id, a->service->name, "", "",
+		    own ? "own" : "service");
 	} else if (a->base_domain != NULL) {
-		a->group = xstrdup(a->base_domain);
-		a->group_name = xstrdup(a->base_domain);
-		a->group_kind = xstrdup(own || a->service ? "own" : "domain");
+		sources_group_set(a, a->base_domain, "", a->base_domain, "", "",
+		    own || a->service ? "own" : "domain");
 	} else if (a->asn > 0) {
-		a->group = xasprintf("AS%lld", (long long)a->asn);
-		a->group_name = xasprintf("AS%lld %s", (long long)a->asn, a->as_name ? a->as_name : "");
-		a->group_kind = xstrdup(own ? "own" : "asn");
+		snprintf(as, sizeof(as), "AS%lld", (long long)a->asn);
+		sources_group_set(a, as, "", as, " ", a->as_name ? a->as_name : "",
+		    own ? "own" : "asn");
 	} else {
-		a->group = xstrdup(own ? "own" : "none");
-		a->group_name = xstrdup(own ? "(approved, no host name)" : "(no host name)");
-		a->group_kind = xstrdup(own ? "own" : "none");
+		sources_group_set(a, own ? "own" : "none", "", own ? "(approved, no host name)" :
+		    "(no host name)", "", "", own ? "own" : "none");
 	}
 }
 
@@ -447,9 +498,7 @@ struct sources_key {
 /* What a key whose bucket had no room needs for each of its records (the
  * strings live as long as the scan). */
 struct sources_ovf {
-	struct classify_result res;
-	const char *from;               /* the bucket's From domain */
-	uint32_t hash;                  /* sources_bucket_hash */
+	enum classify_class cls;        /* its records go to the largest bucket of it */
 };
 
 /* What a record adds to its key, apart (16 bytes a key: what the records
@@ -549,14 +598,12 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 	sk->bucket = stable ? (int16_t)(b - a->b) : -1;
 	m->state[k] = !stable ? SOURCES_K_OVERFLOW : full ? SOURCES_K_EAGER : SOURCES_K_SUM;
 	if (!stable) {
-		/* its records look for a bucket each time: keep the result */
+		/* its records go to the largest bucket of its class each time */
 		if (m->n_ovf == m->cap_ovf) {
 			m->cap_ovf = m->cap_ovf ? m->cap_ovf * 2 : 64;
 			m->ovf = xrealloc(m->ovf, m->cap_ovf * sizeof(*m->ovf));
 		}
-		m->ovf[m->n_ovf].res = *res;
-		m->ovf[m->n_ovf].from = from;
-		m->ovf[m->n_ovf++].hash = hash;
+		m->ovf[m->n_ovf++].cls = res->cls;
 		sk->ovf = m->n_ovf;
 	}
 	if (!full && a->n_b == SOURCES_BUCKETS_MAX) {
@@ -606,14 +653,14 @@ sources_mem_record(struct sources_mem *m, uint32_t k, const struct recmem_report
 		x->last = (uint32_t)rep->end;
 	if (m->state[k] != SOURCES_K_SUM) {
 		const struct sources_key *sk = &m->keys[k];
-		int stable;
 
 		if (m->state[k] == SOURCES_K_EAGER)
 			sk->a->b[sk->bucket].messages += n;
 		else {
-			const struct sources_ovf *o = &m->ovf[sk->ovf - 1];
-
-			sources_bucket(sk->a, &o->res, o->from, o->hash, &stable)->messages += n;
+			/* its combination had no bucket when the buckets were
+			 * full, and no bucket is made after: only the largest of
+			 * its class is looked for, as sources_bucket would */
+			sources_bucket_largest(sk->a, m->ovf[sk->ovf - 1].cls)->messages += n;
 		}
 	}
 	m->c.set->records++;
@@ -755,6 +802,49 @@ done:
 	free(sel);
 }
 
+/* Room for n elements of size sz at *off in the scratch block, 16-byte
+ * aligned; returns its offset. */
+static size_t
+sources_mem_room(size_t *off, size_t n, size_t sz)
+{
+	size_t at = *off;
+
+	*off = (at + (n ? n : 1) * sz + 15) & ~(size_t)15;
+	return at;
+}
+
+/* The per-key and per-IP arrays of a scan, in the context's scratch
+ * block; the ones read before they are written are zeroed. */
+static void
+sources_mem_arrays(struct sources_mem *m)
+{
+	const struct recmem *rm = m->rm;
+	size_t off = 0, o_keys, o_sum, o_state, o_byip, o_head, o_pols, o_polcount, o_orgs,
+	    o_orgseen;
+	char *p;
+
+	o_keys = sources_mem_room(&off, rm->nkey, sizeof(*m->keys));
+	o_sum = sources_mem_room(&off, rm->nkey, sizeof(*m->sum));
+	o_state = sources_mem_room(&off, rm->nkey, 1);
+	o_byip = sources_mem_room(&off, rm->ips.n, sizeof(*m->byip));
+	o_head = sources_mem_room(&off, rm->ips.n, sizeof(*m->head));
+	o_polcount = sources_mem_room(&off, rm->npol, sizeof(*m->polcount));
+	o_orgseen = sources_mem_room(&off, rm->strs.n, 1);
+	o_pols = sources_mem_room(&off, rm->npol, sizeof(*m->pols));
+	o_orgs = sources_mem_room(&off, rm->strs.n, sizeof(*m->orgs));
+	p = scan_mem_scratch(m->sm, off);
+	memset(p + o_sum, 0, o_pols - o_sum);   /* sum .. orgseen */
+	m->keys = (struct sources_key *)(void *)(p + o_keys);
+	m->sum = (struct sources_sum *)(void *)(p + o_sum);
+	m->state = (uint8_t *)(p + o_state);
+	m->byip = (struct sources_agg **)(void *)(p + o_byip);
+	m->head = (uint32_t *)(void *)(p + o_head);
+	m->polcount = (uint32_t *)(void *)(p + o_polcount);
+	m->orgseen = (uint8_t *)(p + o_orgseen);
+	m->pols = (uint32_t *)(void *)(p + o_pols);
+	m->orgs = (uint32_t *)(void *)(p + o_orgs);
+}
+
 static struct sources_set *
 sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct scan_filter *f,
     struct sources_ctx *c, char *err, size_t errlen)
@@ -770,33 +860,16 @@ sources_collect_mem(struct sqlite3 *db, const struct recmem *rm, const struct sc
 	m.c = *c;
 	m.rm = rm;
 	m.sm = scan_mem_new(db, rm, err, errlen);
-	m.keys = xmalloc((rm->nkey ? rm->nkey : 1) * sizeof(*m.keys));
-	m.sum = xcalloc(rm->nkey ? rm->nkey : 1, sizeof(*m.sum));
-	m.state = xcalloc(rm->nkey ? rm->nkey : 1, 1);
+	sources_mem_arrays(&m);
 	m.pass = recmem_find(&rm->strs, "pass");
 	m.reject = recmem_find(&rm->strs, "reject");
 	m.quarantine = recmem_find(&rm->strs, "quarantine");
-	m.byip = xcalloc(rm->ips.n, sizeof(*m.byip));
-	m.head = xcalloc(rm->ips.n, sizeof(*m.head));
 	m.best = RECMEM_NONE;
-	m.pols = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.pols));
-	m.polcount = xcalloc(rm->npol ? rm->npol : 1, sizeof(*m.polcount));
-	m.orgs = xcalloc(rm->strs.n, sizeof(*m.orgs));
-	m.orgseen = xcalloc(rm->strs.n, 1);
 	sources_mem_scan(&m, f);
 	sources_mem_fold(&m);
 	sources_mem_facts(&m);
 	*c = m.c;
-	free(m.keys);
-	free(m.sum);
-	free(m.state);
 	free(m.ovf);
-	free(m.byip);
-	free(m.head);
-	free(m.pols);
-	free(m.polcount);
-	free(m.orgs);
-	free(m.orgseen);
 	scan_mem_free(&m.sm);
 	if (txn)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -889,7 +962,9 @@ sources_reason_json(const struct sources_agg *a, const struct sources_bucket *b,
 	json_object_set_new(params, "who", json_string(who_en));
 	/* Render: {hint} reads " (where)" in both languages. */
 	{
-		json_t *pe = json_deep_copy(params), *pj = json_deep_copy(params);
+		/* shallow: only top-level members are replaced, the leaves
+		 * (strings) are shared and never changed */
+		json_t *pe = json_copy(params), *pj = json_copy(params);
 		if (svc && svc->dkim_setup) {
 			char *h = xasprintf(" (%s)", svc->dkim_setup);
 			char *hj = xasprintf("（%s）", svc->dkim_setup);
@@ -964,7 +1039,19 @@ sources_agg_json(const struct sources_agg *a)
 	}
 	for (size_t i = 0; i < a->n_b; i++) {
 		const struct sources_bucket *b = &a->b[i];
-		json_t *r = sources_reason_json(a, b, 0), *d = sources_reason_json(a, b, 1);
+		json_t *r, *d;
+
+		if (b == a->main) {
+			/* the same objects as "reason" and "detail" above (never
+			 * changed after: shared, not rendered twice) */
+			r = json_incref(json_is_null(json_object_get(o, "reason")) ? NULL :
+			    json_object_get(o, "reason"));
+			d = json_incref(json_is_null(json_object_get(o, "detail")) ? NULL :
+			    json_object_get(o, "detail"));
+		} else {
+			r = sources_reason_json(a, b, 0);
+			d = sources_reason_json(a, b, 1);
+		}
 		json_t *x = json_pack("{s:s, s:I, s:o}", "class", classify_class_name(b->cls),
 		    "messages", (json_int_t)b->messages, "reason", r ? r : json_null());
 		if (d)

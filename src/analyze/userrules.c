@@ -1,7 +1,7 @@
 /*
  * userrules.c - the user's approve / tag / reject rules (table
  * sender_rules): validation, storage and matching.
- * Public: userrules_load/free/empty/normalise/add/remove, the
+ * Public: userrules_load/free/empty/equal/normalise/add/remove, the
  * userrules_match_* helpers and the name/parse helpers.
  * Rule sets are small (hundreds), so matching is a linear scan per source;
  * callers cache the result per IP.
@@ -123,6 +123,29 @@ userrules_free(struct userrules **rp)
 	free(r->v);
 	free(r);
 	*rp = NULL;
+}
+
+static int
+userrules_streq(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+int
+userrules_equal(const struct userrules *a, const struct userrules *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct userrule *x = &a->v[i], *y = &b->v[i];
+
+		if (x->id != y->id || x->action != y->action || x->kind != y->kind ||
+		    x->created_at != y->created_at || !userrules_streq(x->pattern, y->pattern) ||
+		    !userrules_streq(x->tag, y->tag) || !userrules_streq(x->note, y->note) ||
+		    !userrules_streq(x->domain, y->domain))
+			return 0;
+	}
+	return 1;
 }
 
 static char *

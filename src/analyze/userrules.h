@@ -53,6 +53,9 @@ int userrules_kind_parse(const char *s);
 /* Loads all rules (id order).  Returns 0, or -1 with a reason. */
 int userrules_load(struct sqlite3 *db, struct userrules **out, char *err, size_t errlen);
 void userrules_free(struct userrules **r);
+/* Whether two loaded rule sets are the same rules (every column, in
+ * order): what a cached classification made with one is valid for. */
+int userrules_equal(const struct userrules *a, const struct userrules *b);
 /* An empty rule set (for tests and when the table cannot be read). */
 struct userrules *userrules_empty(void);
 

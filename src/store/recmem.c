@@ -291,6 +291,9 @@ recmem_free(struct recmem **rmp)
 
 	if (rm == NULL)
 		return;
+	if (rm->user != NULL && rm->user_free != NULL)
+		rm->user_free(rm->user);
+	pthread_mutex_destroy(&rm->user_mu);
 	rm_strs_free(&rm->ips);
 	rm_strs_free(&rm->strs);
 	free(rm->rep);
@@ -568,6 +571,8 @@ recmem_build(sqlite3 *db, uint32_t max_records, char *err, size_t errlen)
 
 	memset(&b, 0, sizeof(b));
 	b.rm = rm;
+	if (rm != NULL)
+		pthread_mutex_init(&rm->user_mu, NULL);
 	if (max_records == 0)
 		max_records = RECMEM_RECORDS_MAX;
 	if (rm == NULL || rm_strs_init(&rm->ips) || rm_strs_init(&rm->strs) ||

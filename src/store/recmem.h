@@ -16,6 +16,9 @@
  * classification of a record depends on besides ip_info, the catalog and
  * the user's rules, which are not in the copy (enrichment and rule changes
  * do not touch it; the scan reads them from the request's connection).
+ * The analysis may hang what it derives from the copy on it (the user
+ * slot: analyze/scan.c keeps each key's classification there, checked
+ * against ip_info and the rules by every scan); it is freed with the copy.
  * Strings are interned NUL-terminated (id 0 = SQL NULL) and read exactly
  * as the SQL path reads them (sqlite3_column_text), so a scan over the
  * copy sees the same bytes.  Records are also cut into runs of one report
@@ -42,6 +45,7 @@
 #ifndef DMARCSTAT_RECMEM_H
 #define DMARCSTAT_RECMEM_H
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -126,6 +130,13 @@ struct recmem {
 	size_t bytes;                   /* memory held */
 	double build_ms;
 	int refs;                       /* under the keeper's lock */
+	/* What the analysis keeps for this copy (analyze/scan.c: the
+	 * classification of its sources and keys), under user_mu; freed
+	 * with the copy by user_free(user).  The copy itself stays
+	 * read-only. */
+	pthread_mutex_t user_mu;
+	void *user;
+	void (*user_free)(void *);
 };
 
 /* Fingerprint of the database as this connection sees it now.  0 or -1. */

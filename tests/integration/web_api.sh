@@ -115,6 +115,16 @@ check "senders/sources: only failures" '[ "$(J "senders/sources?$Q&only_failures
 check "senders/sources: country filter" '[ "$(J "senders/sources?$Q&country=JP" | jq_ "sorted(x[\"ip\"] for x in d[\"sources\"])")" = "['"'"'192.0.2.10'"'"', '"'"'192.0.2.11'"'"', '"'"'198.51.100.25'"'"']" ]'
 check "senders/sources: sort by host asc" '[ "$(J "senders/sources?$Q&sort=host&order=asc&limit=3" | jq_ "[x[\"ptr\"] for x in d[\"sources\"]] == sorted(x[\"ptr\"] for x in d[\"sources\"])")" = True ]'
 check "senders/sources: paging" '[ "$(J "senders/sources?$Q&limit=5&offset=5" | jq_ "len(d[\"sources\"])")" = 5 ]'
+# an enrichment write by another process (a new resolution: resolved_at
+# moves, as enrich.c writes it) shows once the fingerprint is re-read (at
+# most SENDERS_FP_TTL, 1 s, later), and so does the next one
+J "senders/sources?$Q&source=203.0.113.5" >/dev/null
+sqlite3 "$DB" "update ip_info set country = 'DE', resolved_at = (select max(resolved_at) + 1 from ip_info) where ip = '203.0.113.5'"
+sleep 1.2
+check "senders/sources: an ip_info write shows" '[ "$(J "senders/sources?$Q&source=203.0.113.5" | jq_ "d[\"sources\"][0][\"country\"]")" = DE ]'
+sqlite3 "$DB" "update ip_info set country = 'US', resolved_at = (select max(resolved_at) + 1 from ip_info) where ip = '203.0.113.5'"
+sleep 1.2
+check "senders/sources: and the next one" '[ "$(J "senders/sources?$Q&source=203.0.113.5" | jq_ "d[\"sources\"][0][\"country\"]")" = US ]'
 check "senders/sources: hostile PTR verbatim" '[ "$(J "senders/sources?$Q&source=203.0.113.80" | jq_ "d[\"sources\"][0][\"ptr\"]")" = "<img src=x onerror=window.__pwned=5>.evil.example" ]'
 c=$(J "senders/countries?$Q")
 check "senders/countries: messages per country" '[ "$(echo "$c" | jq_ "sum(x[\"messages\"] for x in d[\"countries\"]) + d[\"unknown\"][\"messages\"]")" = "$(echo "$g" | jq_ "d[\"totals\"][\"messages\"]")" ]'

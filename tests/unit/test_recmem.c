@@ -20,7 +20,10 @@
  * with an import and a retention-style delete, not with ip_info or rules
  * (which the scan reads afresh: the same copy still gives the SQL answer
  * after them); the keeper refuses a stale copy and rebuilds; values the
- * copy cannot hold and a size cap give no copy.
+ * copy cannot hold and a size cap give no copy.  The classification kept
+ * with a copy across scans (scan.c's shared context) is made anew after
+ * each kind of ip_info write and rule change, primed, and bypassed while
+ * in use, every answer still the SQL scan's.
  *
  * RECMEM_TEST_DB=PATH runs the comparison on an existing database (read
  * only, e.g. bench/out/api.db) with a smaller set of filters.
@@ -534,6 +537,117 @@ test_keeper(void **state)
 	assert_null(k);
 }
 
+/*
+ * The classification kept with the copy across scans (scan.c's shared
+ * context): reused while the rules and the ip_info rows of the copy's IPs
+ * stay, made anew at the next scan after an enrichment write or a rule
+ * change; primed for every key; a scan that finds it in use makes its
+ * own.  Every answer meanwhile is the SQL scan's.
+ */
+static void
+test_shared_context(void **state)
+{
+	static const char *const changes[] = {
+		/* a PTR of a catalog service for the busiest source */
+		"INSERT OR REPLACE INTO ip_info(ip, ptr, ptr_status, fcrdns, base_domain, asn, "
+		"as_name, country, resolved_at, expires_at) SELECT source_ip, "
+		"'o1.sendgrid.net', 'ok', 1, 'sendgrid.net', 11377, 'SENDGRID', 'US', 1770000000, "
+		"1770600000 FROM records GROUP BY 1 ORDER BY sum(count) DESC, 1 LIMIT 1",
+		/* one column of one row at a time */
+		"UPDATE ip_info SET country = 'JP' WHERE ptr = 'o1.sendgrid.net'",
+		"UPDATE ip_info SET fcrdns = 0 WHERE ptr = 'o1.sendgrid.net'",
+		"UPDATE ip_info SET resolved_at = resolved_at + 1 WHERE ptr = 'o1.sendgrid.net'",
+		"UPDATE ip_info SET ptr_status = 'pending' WHERE ptr = 'o1.sendgrid.net'",
+		"DELETE FROM ip_info WHERE ptr = 'o1.sendgrid.net'",
+		/* a new row */
+		"INSERT OR REPLACE INTO ip_info(ip, ptr, ptr_status, fcrdns, asn, country) "
+		"SELECT source_ip, NULL, 'nxdomain', NULL, 4134, 'CN' FROM records "
+		"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1 OFFSET 3",
+	};
+	struct fx *f = *state;
+	sqlite3 *db = store_sqlite_handle(f->st);
+	struct recmem *rm = build(f->st);
+	struct scan_mem *held;
+	char err[256];
+	uint64_t gen;
+	int64_t id;
+
+	assert_true(scan_mem_shared_gen(rm) == 0);
+	compare_fixture(f->st, rm, 1);
+	gen = scan_mem_shared_gen(rm);
+	assert_true(gen != 0);
+	compare_fixture(f->st, rm, 1);
+	assert_true(scan_mem_shared_gen(rm) == gen);            /* kept */
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		fx_exec(f, changes[i]);
+		compare_fixture(f->st, rm, 1);
+		assert_true(scan_mem_shared_gen(rm) != gen);    /* made anew */
+		gen = scan_mem_shared_gen(rm);
+	}
+	/* an enrichment write by another connection (the server's enrichment
+	 * worker, `dmarcstat enrich`) */
+	{
+		sqlite3 *other = NULL;
+
+		assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+		sqlite3_busy_timeout(other, 5000);
+		assert_int_equal(sqlite3_exec(other, "UPDATE ip_info SET country = 'DE' WHERE ip = "
+		    "(SELECT ip FROM ip_info WHERE country = 'CN' LIMIT 1)", NULL, NULL, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_changes(other), 1);
+		sqlite3_close(other);
+		compare_fixture(f->st, rm, 1);
+		assert_true(scan_mem_shared_gen(rm) != gen);
+		gen = scan_mem_shared_gen(rm);
+		/* and one that changes nothing the copy uses: checked, kept */
+		assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+		sqlite3_busy_timeout(other, 5000);
+		assert_int_equal(sqlite3_exec(other, "INSERT INTO ip_info(ip, ptr_status) VALUES "
+		    "('192.0.2.251', 'pending')", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(other);
+		compare_fixture(f->st, rm, 1);
+		assert_true(scan_mem_shared_gen(rm) == gen);
+	}
+	/* a row for an IP the copy does not have changes nothing it uses */
+	fx_exec(f, "INSERT INTO ip_info(ip, ptr, ptr_status, fcrdns) VALUES "
+	    "('192.0.2.250', 'mx.example.org', 'ok', 1)");
+	compare_fixture(f->st, rm, 1);
+	assert_true(scan_mem_shared_gen(rm) == gen);
+	/* rules: added, then removed */
+	assert_int_equal(analyze_rule_add(f->st, "reject", "ip", "198.51.100.77", NULL, NULL,
+	    NULL, &id, err, sizeof err), 0);
+	compare_fixture(f->st, rm, 1);
+	assert_true(scan_mem_shared_gen(rm) != gen);
+	gen = scan_mem_shared_gen(rm);
+	/* removed, then primed: a new context with every key, then nothing
+	 * left to prime; the answers come from it */
+	assert_int_equal(analyze_rule_remove(f->st, id, err, sizeof err), 0);
+	assert_true(scan_mem_prime(db, rm) > 0);
+	assert_true(scan_mem_shared_gen(rm) != gen);
+	gen = scan_mem_shared_gen(rm);
+	assert_int_equal(scan_mem_prime(db, rm), 0);
+	assert_true(scan_mem_shared_gen(rm) == gen);
+	compare_fixture(f->st, rm, 1);
+	assert_true(scan_mem_shared_gen(rm) == gen);
+	/* a host rule, primed */
+	assert_int_equal(analyze_rule_add(f->st, "approve", "host", "*.example.com", NULL, NULL,
+	    NULL, &id, err, sizeof err), 0);
+	assert_true(scan_mem_prime(db, rm) > 0);
+	assert_true(scan_mem_shared_gen(rm) != gen);
+	gen = scan_mem_shared_gen(rm);
+	compare_fixture(f->st, rm, 1);
+	assert_true(scan_mem_shared_gen(rm) == gen);
+	/* in use by another scan: a private context, the shared one untouched */
+	held = scan_mem_new(db, rm, err, sizeof err);
+	assert_non_null(held);
+	assert_int_equal(scan_mem_prime(db, rm), 0);
+	compare_fixture(f->st, rm, 1);
+	assert_true(scan_mem_shared_gen(rm) == gen);
+	scan_mem_free(&held);
+	assert_null(held);
+	recmem_free(&rm);                                       /* frees it too */
+}
+
 /* RECMEM_TEST_DB: the same comparison on an existing database. */
 static void
 test_existing_db(void **state)
@@ -582,6 +696,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fingerprint, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_refuses, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_keeper, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_shared_context, fx_setup, fx_teardown),
 		cmocka_unit_test(test_existing_db),
 	};
 
