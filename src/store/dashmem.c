@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "store/dashmem.h"
+#include "store/memkeep.h"
 #include "store/store.h"
 
 /* ---- fingerprint ----------------------------------------------------------- */
@@ -568,9 +569,7 @@ dashmem_range(const struct dashmem *dm, const struct dashmem_domain *d, int64_t 
 	*g1 = hi == INT64_MAX ? d->g1 : dm_lower(dm, *g0, d->g1, hi);
 }
 
-/* ---- the keeper ----------------------------------------------------------------- */
-
-enum dm_state { DM_BUILDING, DM_READY, DM_OFF, DM_ERROR };
+/* ---- the keeper (store/memkeep.c) ------------------------------------------------- */
 
 /* rebuilds start at least DASHMEM_GAP_MIN_MS apart and leave the thread
  * idle DASHMEM_GAP_X times as long as they took: at most ~1/4 of a core */
@@ -578,239 +577,97 @@ enum dm_state { DM_BUILDING, DM_READY, DM_OFF, DM_ERROR };
 #define DASHMEM_GAP_X 3.0
 
 struct dashmem_keeper {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop, poke, started;
-	struct store *st;
-	uint32_t max_rows;
-	dashmem_hook hook;
-	void *arg;
-	struct dashmem *cur;            /* the newest copy (one reference held here) */
-	enum dm_state state;
-	char error[200];
-	uint64_t builds;
-	double t_start, ready_ms;
-	struct dashmem_fp fp_last;      /* of the last build, good or not (keeper thread) */
+	struct memkeep *mk;
 };
 
-static const char *const dm_state_names[] = {"building", "ready", "off", "error"};
-
-static void
-dm_unref_locked(struct dashmem **dmp)
-{
-	if (*dmp != NULL && --(*dmp)->refs == 0)
-		dashmem_free(dmp);
-	*dmp = NULL;
-}
-
-static int64_t
-dm_data_version(sqlite3 *db)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
-}
-
-static void
-dm_keeper_build(struct dashmem_keeper *k, sqlite3 *db)
-{
-	char err[200];
-	struct dashmem *dm, *old;
-
-	if (dashmem_fp_read(db, &k->fp_last) != 0)
-		memset(&k->fp_last, 0xff, sizeof(k->fp_last));
-	dm = dashmem_build(db, k->max_rows, err, sizeof(err));
-	if (dm != NULL)
-		k->fp_last = dm->fp;
-	pthread_mutex_lock(&k->mu);
-	old = k->cur;
-	if (dm != NULL) {
-		dm->refs = 1;
-		k->cur = dm;
-		k->state = DM_READY;
-		k->error[0] = '\0';
-		k->builds++;
-		if (k->ready_ms == 0)
-			k->ready_ms = dm_ms() - k->t_start;
-	} else {
-		k->cur = NULL;
-		k->state = strstr(err, "too many") ? DM_OFF : DM_ERROR;
-		snprintf(k->error, sizeof(k->error), "%s", err);
-	}
-	dm_unref_locked(&old);
-	pthread_mutex_unlock(&k->mu);
-	if (k->hook != NULL)
-		k->hook(k->arg);
-}
-
 static void *
-dm_keeper_main(void *arg)
+dm_mk_build(sqlite3 *db, uint32_t max, char *err, size_t errlen)
 {
-	struct dashmem_keeper *k = arg;
-	sqlite3 *db = store_sqlite_handle(k->st);
-	int64_t seen = dm_data_version(db);
-	double next_build = 0;
-	int pending = 0;
-
-	dm_keeper_build(k, db);
-	pthread_mutex_lock(&k->mu);
-	while (!k->stop) {
-		struct timespec ts;
-		struct dashmem_fp fp;
-		int64_t v;
-		int poked;
-
-		if (!k->poke) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (long)DASHMEM_POLL_MS * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&k->cv, &k->mu, &ts);
-		}
-		if (k->stop)
-			break;
-		poked = k->poke;
-		k->poke = 0;
-		pthread_mutex_unlock(&k->mu);
-		v = dm_data_version(db);
-		/* a commit somewhere (or a request saw other data): has daily
-		 * moved since the last build?  Not sooner than next_build: under a
-		 * steady trickle of imports requests use SQL in between. */
-		if (v != seen || poked || pending) {
-			if (dm_ms() < next_build)
-				pending = 1;
-			else {
-				pending = 0;
-				seen = v;
-				if (dashmem_fp_read(db, &fp) == 0 && !dashmem_fp_equal(&fp, &k->fp_last)) {
-					double t0 = dm_ms();
-
-					pthread_mutex_lock(&k->mu);
-					k->state = DM_BUILDING;
-					pthread_mutex_unlock(&k->mu);
-					dm_keeper_build(k, db);
-					next_build = dm_ms() + DASHMEM_GAP_X * (dm_ms() - t0);
-					if (next_build < t0 + DASHMEM_GAP_MIN_MS)
-						next_build = t0 + DASHMEM_GAP_MIN_MS;
-				}
-			}
-		}
-		pthread_mutex_lock(&k->mu);
-	}
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
+	return dashmem_build(db, max, err, errlen);
 }
+
+static int
+dm_mk_fp_read(sqlite3 *db, void *fp)
+{
+	return dashmem_fp_read(db, fp);
+}
+
+static const void *
+dm_mk_fp_of(const void *c)
+{
+	return &((const struct dashmem *)c)->fp;
+}
+
+static int *
+dm_mk_refs(void *c)
+{
+	return &((struct dashmem *)c)->refs;
+}
+
+static void
+dm_mk_free(void *c)
+{
+	struct dashmem *dm = c;
+
+	dashmem_free(&dm);
+}
+
+static void
+dm_mk_stats(const void *c, int64_t *count, int64_t *bytes, double *build_ms)
+{
+	const struct dashmem *dm = c;
+
+	*count = dm->nrow;
+	*bytes = (int64_t)dm->bytes;
+	*build_ms = dm->build_ms;
+}
+
+static const struct memkeep_ops dm_mk_ops = {
+	.count_key = "rows", .fp_size = sizeof(struct dashmem_fp),
+	.build = dm_mk_build, .fp_read = dm_mk_fp_read, .fp_of = dm_mk_fp_of,
+	.refs = dm_mk_refs, .free = dm_mk_free, .stats = dm_mk_stats,
+	.poll_ms = DASHMEM_POLL_MS, .gap_min_ms = DASHMEM_GAP_MIN_MS, .gap_x = DASHMEM_GAP_X,
+};
 
 struct dashmem_keeper *
 dashmem_keeper_new(const char *db_path, uint32_t max_rows, dashmem_hook hook, void *arg)
 {
 	struct dashmem_keeper *k = calloc(1, sizeof(*k));
-	char err[256];
 
 	if (k == NULL)
 		return NULL;
-	k->st = store_open(db_path, 1, err, sizeof(err));
-	if (k->st == NULL || store_sqlite_handle(k->st) == NULL) {
-		store_close(&k->st);
+	if ((k->mk = memkeep_new(&dm_mk_ops, db_path, max_rows, 0, hook, arg)) == NULL) {
 		free(k);
 		return NULL;
 	}
-	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->cv, NULL);
-	k->max_rows = max_rows;
-	k->hook = hook;
-	k->arg = arg;
-	k->state = DM_BUILDING;
-	k->t_start = dm_ms();
-	if (pthread_create(&k->th, NULL, dm_keeper_main, k) != 0) {
-		store_close(&k->st);
-		pthread_mutex_destroy(&k->mu);
-		pthread_cond_destroy(&k->cv);
-		free(k);
-		return NULL;
-	}
-	k->started = 1;
 	return k;
 }
 
 void
 dashmem_keeper_free(struct dashmem_keeper **kp)
 {
-	struct dashmem_keeper *k = kp ? *kp : NULL;
-
-	if (k == NULL)
+	if (kp == NULL || *kp == NULL)
 		return;
-	pthread_mutex_lock(&k->mu);
-	k->stop = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	if (k->started)
-		pthread_join(k->th, NULL);
-	pthread_mutex_lock(&k->mu);
-	dm_unref_locked(&k->cur);
-	pthread_mutex_unlock(&k->mu);
-	store_close(&k->st);
-	pthread_mutex_destroy(&k->mu);
-	pthread_cond_destroy(&k->cv);
-	free(k);
+	memkeep_free(&(*kp)->mk);
+	free(*kp);
 	*kp = NULL;
 }
 
 struct dashmem *
 dashmem_keeper_get(struct dashmem_keeper *k, sqlite3 *db)
 {
-	struct dashmem *dm;
-	struct dashmem_fp fp;
-
-	if (k == NULL || db == NULL)
-		return NULL;
-	pthread_mutex_lock(&k->mu);
-	if ((dm = k->cur) != NULL)
-		dm->refs++;
-	pthread_mutex_unlock(&k->mu);
-	if (dm == NULL)
-		return NULL;
-	if (dashmem_fp_read(db, &fp) == 0 && dashmem_fp_equal(&fp, &dm->fp))
-		return dm;
-	/* this connection sees other data: SQL now, a new copy soon */
-	pthread_mutex_lock(&k->mu);
-	dm_unref_locked(&dm);
-	k->poke = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
+	return k != NULL ? memkeep_get(k->mk, db) : NULL;
 }
 
 void
 dashmem_keeper_put(struct dashmem_keeper *k, struct dashmem *dm)
 {
-	if (k == NULL || dm == NULL)
-		return;
-	pthread_mutex_lock(&k->mu);
-	dm_unref_locked(&dm);
-	pthread_mutex_unlock(&k->mu);
+	if (k != NULL)
+		memkeep_put(k->mk, dm);
 }
 
 json_t *
 dashmem_keeper_status(struct dashmem_keeper *k)
 {
-	json_t *v;
-
-	if (k == NULL)
-		return json_pack("{s:s}", "state", "off");
-	pthread_mutex_lock(&k->mu);
-	v = json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "state", dm_state_names[k->state],
-	    "rows", (json_int_t)(k->cur ? k->cur->nrow : 0),
-	    "bytes", (json_int_t)(k->cur ? k->cur->bytes : 0), "builds", (json_int_t)k->builds,
-	    "build_ms", k->cur ? k->cur->build_ms : 0.0, "ready_ms", k->ready_ms);
-	if (k->error[0])
-		json_object_set_new(v, "error", json_string(k->error));
-	pthread_mutex_unlock(&k->mu);
-	return v;
+	return memkeep_status(k != NULL ? k->mk : NULL);
 }

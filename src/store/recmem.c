@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/memkeep.h"
 #include "store/recmem.h"
 #include "store/store.h"
 
@@ -628,9 +629,7 @@ fail:
 	return NULL;
 }
 
-/* ---- the keeper ----------------------------------------------------------------- */
-
-enum rm_state { RM_BUILDING, RM_READY, RM_OFF, RM_ERROR, RM_WAITING };
+/* ---- the keeper (store/memkeep.c, as dashmem's) ---------------------------------- */
 
 /* as dashmem.c: rebuilds start at least RECMEM_GAP_MIN_MS apart and leave
  * the thread idle RECMEM_GAP_X times as long as they took */
@@ -638,264 +637,106 @@ enum rm_state { RM_BUILDING, RM_READY, RM_OFF, RM_ERROR, RM_WAITING };
 #define RECMEM_GAP_X 3.0
 
 struct recmem_keeper {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop, poke, started, wait_first;
-	struct store *st;
-	uint32_t max_records;
-	recmem_hook hook;
-	void *arg;
-	struct recmem *cur;             /* the newest copy (one reference held here) */
-	enum rm_state state;
-	char error[200];
-	uint64_t builds;
-	double t_start, ready_ms;
-	struct recmem_fp fp_last;       /* of the last build, good or not (keeper thread) */
+	struct memkeep *mk;
 };
 
-static const char *const rm_state_names[] = {"building", "ready", "off", "error", "waiting"};
-
-static void
-rm_unref_locked(struct recmem **rmp)
-{
-	if (*rmp != NULL && --(*rmp)->refs == 0)
-		recmem_free(rmp);
-	*rmp = NULL;
-}
-
-static int64_t
-rm_data_version(sqlite3 *db)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
-}
-
-static void
-rm_keeper_build(struct recmem_keeper *k, sqlite3 *db)
-{
-	char err[200];
-	struct recmem *rm, *old;
-
-	if (recmem_fp_read(db, &k->fp_last) != 0)
-		memset(&k->fp_last, 0xff, sizeof(k->fp_last));
-	rm = recmem_build(db, k->max_records, err, sizeof(err));
-	if (rm != NULL)
-		k->fp_last = rm->fp;
-	pthread_mutex_lock(&k->mu);
-	old = k->cur;
-	if (rm != NULL) {
-		rm->refs = 1;
-		k->cur = rm;
-		k->state = RM_READY;
-		k->error[0] = '\0';
-		k->builds++;
-		if (k->ready_ms == 0)
-			k->ready_ms = rm_ms() - k->t_start;
-	} else {
-		k->cur = NULL;
-		k->state = strstr(err, "too many") ? RM_OFF : RM_ERROR;
-		snprintf(k->error, sizeof(k->error), "%s", err);
-	}
-	rm_unref_locked(&old);
-	pthread_mutex_unlock(&k->mu);
-	if (k->hook != NULL)
-		k->hook(k->arg);
-}
-
-/* One wake-up: rebuild when the records moved (not sooner than *next). */
-static void
-rm_keeper_check(struct recmem_keeper *k, sqlite3 *db, int64_t *seen, int poked,
-    int *pending, double *next)
-{
-	struct recmem_fp fp;
-	int64_t v = rm_data_version(db);
-	double t0;
-
-	if (v == *seen && !poked && !*pending)
-		return;
-	if (rm_ms() < *next) {
-		*pending = 1;
-		return;
-	}
-	*pending = 0;
-	*seen = v;
-	if (recmem_fp_read(db, &fp) != 0 || recmem_fp_equal(&fp, &k->fp_last))
-		return;
-	t0 = rm_ms();
-	pthread_mutex_lock(&k->mu);
-	k->state = RM_BUILDING;
-	pthread_mutex_unlock(&k->mu);
-	rm_keeper_build(k, db);
-	*next = rm_ms() + RECMEM_GAP_X * (rm_ms() - t0);
-	if (*next < t0 + RECMEM_GAP_MIN_MS)
-		*next = t0 + RECMEM_GAP_MIN_MS;
-}
-
 static void *
-rm_keeper_main(void *arg)
+rm_mk_build(sqlite3 *db, uint32_t max, char *err, size_t errlen)
 {
-	struct recmem_keeper *k = arg;
-	sqlite3 *db = store_sqlite_handle(k->st);
-	int64_t seen = rm_data_version(db);
-	double next = 0;
-	int pending = 0;
-
-	pthread_mutex_lock(&k->mu);
-	while (k->wait_first && !k->poke && !k->stop)
-		pthread_cond_wait(&k->cv, &k->mu);
-	k->state = RM_BUILDING;
-	k->poke = 0;
-	pthread_mutex_unlock(&k->mu);
-	if (!k->stop)
-		rm_keeper_build(k, db);
-	pthread_mutex_lock(&k->mu);
-	while (!k->stop) {
-		struct timespec ts;
-		int poked;
-
-		if (!k->poke) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (long)RECMEM_POLL_MS * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&k->cv, &k->mu, &ts);
-		}
-		if (k->stop)
-			break;
-		poked = k->poke;
-		k->poke = 0;
-		pthread_mutex_unlock(&k->mu);
-		rm_keeper_check(k, db, &seen, poked, &pending, &next);
-		pthread_mutex_lock(&k->mu);
-	}
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
+	return recmem_build(db, max, err, errlen);
 }
+
+static int
+rm_mk_fp_read(sqlite3 *db, void *fp)
+{
+	return recmem_fp_read(db, fp);
+}
+
+static const void *
+rm_mk_fp_of(const void *c)
+{
+	return &((const struct recmem *)c)->fp;
+}
+
+static int *
+rm_mk_refs(void *c)
+{
+	return &((struct recmem *)c)->refs;
+}
+
+static void
+rm_mk_free(void *c)
+{
+	struct recmem *rm = c;
+
+	recmem_free(&rm);
+}
+
+static void
+rm_mk_stats(const void *c, int64_t *count, int64_t *bytes, double *build_ms)
+{
+	const struct recmem *rm = c;
+
+	*count = rm->nrec;
+	*bytes = (int64_t)rm->bytes;
+	*build_ms = rm->build_ms;
+}
+
+static const struct memkeep_ops rm_mk_ops = {
+	.count_key = "records", .fp_size = sizeof(struct recmem_fp),
+	.build = rm_mk_build, .fp_read = rm_mk_fp_read, .fp_of = rm_mk_fp_of,
+	.refs = rm_mk_refs, .free = rm_mk_free, .stats = rm_mk_stats,
+	.poll_ms = RECMEM_POLL_MS, .gap_min_ms = RECMEM_GAP_MIN_MS, .gap_x = RECMEM_GAP_X,
+};
 
 struct recmem_keeper *
 recmem_keeper_new(const char *db_path, uint32_t max_records, int wait_first, recmem_hook hook,
     void *arg)
 {
 	struct recmem_keeper *k = calloc(1, sizeof(*k));
-	char err[256];
 
 	if (k == NULL)
 		return NULL;
-	k->st = store_open(db_path, 1, err, sizeof(err));
-	if (k->st == NULL || store_sqlite_handle(k->st) == NULL) {
-		store_close(&k->st);
+	k->mk = memkeep_new(&rm_mk_ops, db_path, max_records, wait_first, hook, arg);
+	if (k->mk == NULL) {
 		free(k);
 		return NULL;
 	}
-	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->cv, NULL);
-	k->max_records = max_records;
-	k->hook = hook;
-	k->arg = arg;
-	k->wait_first = wait_first;
-	k->state = wait_first ? RM_WAITING : RM_BUILDING;
-	k->t_start = rm_ms();
-	if (pthread_create(&k->th, NULL, rm_keeper_main, k) != 0) {
-		store_close(&k->st);
-		pthread_mutex_destroy(&k->mu);
-		pthread_cond_destroy(&k->cv);
-		free(k);
-		return NULL;
-	}
-	k->started = 1;
 	return k;
 }
 
 void
 recmem_keeper_free(struct recmem_keeper **kp)
 {
-	struct recmem_keeper *k = kp ? *kp : NULL;
-
-	if (k == NULL)
+	if (kp == NULL || *kp == NULL)
 		return;
-	pthread_mutex_lock(&k->mu);
-	k->stop = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	if (k->started)
-		pthread_join(k->th, NULL);
-	pthread_mutex_lock(&k->mu);
-	rm_unref_locked(&k->cur);
-	pthread_mutex_unlock(&k->mu);
-	store_close(&k->st);
-	pthread_mutex_destroy(&k->mu);
-	pthread_cond_destroy(&k->cv);
-	free(k);
+	memkeep_free(&(*kp)->mk);
+	free(*kp);
 	*kp = NULL;
 }
 
 struct recmem *
 recmem_keeper_get(struct recmem_keeper *k, sqlite3 *db)
 {
-	struct recmem *rm;
-	struct recmem_fp fp;
-
-	if (k == NULL || db == NULL)
-		return NULL;
-	pthread_mutex_lock(&k->mu);
-	if ((rm = k->cur) != NULL)
-		rm->refs++;
-	pthread_mutex_unlock(&k->mu);
-	if (rm == NULL)
-		return NULL;
-	if (recmem_fp_read(db, &fp) == 0 && recmem_fp_equal(&fp, &rm->fp))
-		return rm;
-	/* this connection sees other records: SQL now, a new copy soon */
-	pthread_mutex_lock(&k->mu);
-	rm_unref_locked(&rm);
-	k->poke = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
+	return k != NULL ? memkeep_get(k->mk, db) : NULL;
 }
 
 void
 recmem_keeper_poke(struct recmem_keeper *k)
 {
-	if (k == NULL)
-		return;
-	pthread_mutex_lock(&k->mu);
-	k->poke = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
+	if (k != NULL)
+		memkeep_poke(k->mk);
 }
 
 void
 recmem_keeper_put(struct recmem_keeper *k, struct recmem *rm)
 {
-	if (k == NULL || rm == NULL)
-		return;
-	pthread_mutex_lock(&k->mu);
-	rm_unref_locked(&rm);
-	pthread_mutex_unlock(&k->mu);
+	if (k != NULL)
+		memkeep_put(k->mk, rm);
 }
 
 json_t *
 recmem_keeper_status(struct recmem_keeper *k)
 {
-	json_t *v;
-
-	if (k == NULL)
-		return json_pack("{s:s}", "state", "off");
-	pthread_mutex_lock(&k->mu);
-	v = json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "state", rm_state_names[k->state],
-	    "records", (json_int_t)(k->cur ? k->cur->nrec : 0),
-	    "bytes", (json_int_t)(k->cur ? k->cur->bytes : 0), "builds", (json_int_t)k->builds,
-	    "build_ms", k->cur ? k->cur->build_ms : 0.0, "ready_ms", k->ready_ms);
-	if (k->error[0])
-		json_object_set_new(v, "error", json_string(k->error));
-	pthread_mutex_unlock(&k->mu);
-	return v;
+	return memkeep_status(k != NULL ? k->mk : NULL);
 }
