@@ -48,20 +48,7 @@ static const char dm_fp_sql[] =
 int
 dashmem_fp_read(sqlite3 *db, struct dashmem_fp *fp)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	memset(fp, 0, sizeof(*fp));
-	if (db == NULL || sqlite3_prepare_v2(db, dm_fp_sql, -1, &s, NULL) != SQLITE_OK)
-		goto done;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		for (int i = 0; i < DASHMEM_FP_N; i++)
-			fp->v[i] = sqlite3_column_int64(s, i);
-		rc = 0;
-	}
-done:
-	sqlite3_finalize(s);
-	return rc;
+	return memkeep_read_row(db, dm_fp_sql, fp->v, DASHMEM_FP_N);
 }
 
 int

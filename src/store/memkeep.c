@@ -301,3 +301,22 @@ memkeep_status(struct memkeep *k)
 	pthread_mutex_unlock(&k->mu);
 	return v;
 }
+
+int
+memkeep_read_row(sqlite3 *db, const char *sql, int64_t *v, int n)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	memset(v, 0, (size_t)n * sizeof(*v));
+	if (db == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto done;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			v[i] = sqlite3_column_int64(s, i);
+		rc = 0;
+	}
+done:
+	sqlite3_finalize(s);
+	return rc;
+}

@@ -52,6 +52,9 @@ void *memkeep_get(struct memkeep *k, struct sqlite3 *db);
 void memkeep_put(struct memkeep *k, void *copy);
 /* Wakes the keeper: the first build, or a check of the fingerprint. */
 void memkeep_poke(struct memkeep *k);
+/* Helper for fp_read: the n integer columns of the one row `sql` gives, into
+ * v (zeroed first); 0, or -1 when it could not be read. */
+int memkeep_read_row(struct sqlite3 *db, const char *sql, int64_t *v, int n);
 /* {"state", count_key, "bytes", "builds", "build_ms", "ready_ms"[, "error"]} */
 json_t *memkeep_status(struct memkeep *k);
 

@@ -38,20 +38,7 @@ static const char rm_fp_sql[] =
 int
 recmem_fp_read(sqlite3 *db, struct recmem_fp *fp)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	memset(fp, 0, sizeof(*fp));
-	if (db == NULL || sqlite3_prepare_v2(db, rm_fp_sql, -1, &s, NULL) != SQLITE_OK)
-		goto done;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		for (int i = 0; i < RECMEM_FP_N; i++)
-			fp->v[i] = sqlite3_column_int64(s, i);
-		rc = 0;
-	}
-done:
-	sqlite3_finalize(s);
-	return rc;
+	return memkeep_read_row(db, rm_fp_sql, fp->v, RECMEM_FP_N);
 }
 
 int
