@@ -255,6 +255,20 @@ sources_policy_count(struct sources_set *set, const char *p, const char *sp, con
 	amap_put(set->policies, key, (void *)(v + n));
 }
 
+/* What a classified record says about its source whatever its count. */
+static void
+sources_note_result(struct sources_agg *a, const struct classify_result *res)
+{
+	if (res->own)
+		a->own = 1;
+	if (res->approved)
+		a->approved = 1;
+	if (res->reason == CLASSIFY_R_SPOOF_REJECTED || res->reason == CLASSIFY_R_SPOOF_REJECTED_PASSES)
+		a->rejected = 1;
+	if (a->service == NULL && res->service != NULL)
+		a->service = res->service;
+}
+
 static void
 sources_on_row(void *arg, const struct scan_row *r)
 {
@@ -277,14 +291,7 @@ sources_on_row(void *arg, const struct scan_row *r)
 	    sources_streq(r->in->spf_eval, "pass"))
 		a->dmarc_pass += n;
 	a->classes[res->cls] += n;
-	if (res->own)
-		a->own = 1;
-	if (res->approved)
-		a->approved = 1;
-	if (res->reason == CLASSIFY_R_SPOOF_REJECTED || res->reason == CLASSIFY_R_SPOOF_REJECTED_PASSES)
-		a->rejected = 1;
-	if (a->service == NULL && res->service != NULL)
-		a->service = res->service;
+	sources_note_result(a, res);
 	if (r->disposition != NULL) {
 		if (strcmp(r->disposition, "reject") == 0)
 			a->disp_reject += n;
@@ -583,14 +590,7 @@ sources_mem_key(struct sources_mem *m, uint32_t k, const struct recmem_report *r
 		sk->disp = sig->disp == m->reject ? 3 : sig->disp == m->quarantine ? 2 : 1;
 	sk->sub = sig->hf != 0 && sig->hf != key->domain;
 	sk->subfail = res->cls != CLASSIFY_LEGITIMATE && res->reason != CLASSIFY_R_FWD_DKIM_SURVIVED;
-	if (res->own)
-		a->own = 1;
-	if (res->approved)
-		a->approved = 1;
-	if (res->reason == CLASSIFY_R_SPOOF_REJECTED || res->reason == CLASSIFY_R_SPOOF_REJECTED_PASSES)
-		a->rejected = 1;
-	if (a->service == NULL && res->service != NULL)
-		a->service = res->service;
+	sources_note_result(a, res);
 	sk->from = (int8_t)sources_mem_from(a, sig->hf, cl->header_from);
 	full = a->n_b == SOURCES_BUCKETS_MAX;
 	hash = sources_bucket_hash(res, from);
