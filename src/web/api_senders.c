@@ -380,6 +380,29 @@ senders_store_fp(const char *key, json_t *v, struct senders_aux *aux, const char
 	senders_discard(old_v, old_aux);
 }
 
+/* A new reference to the entry of key fresh for (fp, gen), and its aux; or NULL. */
+static json_t *
+senders_find(const char *key, const char *fp, uint64_t gen, struct senders_aux **aux_out)
+{
+	int64_t now_s = senders_mono_ms() / 1000;
+	json_t *v = NULL;
+
+	pthread_mutex_lock(&senders_mu);
+	for (int i = 0; i < SENDERS_CACHE_N && v == NULL; i++) {
+		struct senders_entry *e = &senders_cache[i];
+
+		if (e->v != NULL && strcmp(e->key, key) == 0 && e->gen == gen &&
+		    strcmp(e->fp, fp) == 0 && now_s - e->made < SENDERS_CACHE_TTL) {
+			e->used = ++senders_tick;
+			v = json_incref(e->v);
+			if (aux_out != NULL)
+				*aux_out = senders_aux_ref(e->aux);
+		}
+	}
+	pthread_mutex_unlock(&senders_mu);
+	return v;
+}
+
 /*
  * Returns a new reference to the cached value of `key`, computing it with
  * make(st, q, arg) when missing or stale; NULL when make fails (reason in
@@ -390,31 +413,16 @@ senders_cached(struct server *srv, struct store *st, const char *key, senders_ma
     const struct query *q, const char *arg, int *hit, struct senders_aux **aux_out)
 {
 	struct senders_aux *aux = NULL;
-
 	char fp[200];
 	uint64_t gen;
-	int64_t now_s = senders_mono_ms() / 1000;
-	struct senders_entry *e;
 	json_t *v;
 
-	*hit = 0;
 	senders_fp(st, fp, sizeof(fp), &gen);
-	pthread_mutex_lock(&senders_mu);
-	for (int i = 0; i < SENDERS_CACHE_N; i++) {
-		e = &senders_cache[i];
-		if (e->v != NULL && strcmp(e->key, key) == 0 && e->gen == gen &&
-		    strcmp(e->fp, fp) == 0 && now_s - e->made < SENDERS_CACHE_TTL) {
-			e->used = ++senders_tick;
-			v = json_incref(e->v);
-			if (aux_out != NULL)
-				*aux_out = senders_aux_ref(e->aux);
-			pthread_mutex_unlock(&senders_mu);
-			*hit = 1;
-			return v;
-		}
+	if ((v = senders_find(key, fp, gen, aux_out)) != NULL) {
+		*hit = 1;
+		return v;
 	}
-	pthread_mutex_unlock(&senders_mu);
-
+	*hit = 0;
 	v = make(srv, st, q, arg, &aux);
 	if (v == NULL)
 		return NULL;
@@ -432,24 +440,9 @@ senders_lookup(struct store *st, const char *key, struct senders_aux **aux_out)
 {
 	char fp[200];
 	uint64_t gen;
-	int64_t now_s = senders_mono_ms() / 1000;
-	json_t *v = NULL;
 
 	senders_fp(st, fp, sizeof(fp), &gen);
-	pthread_mutex_lock(&senders_mu);
-	for (int i = 0; i < SENDERS_CACHE_N && v == NULL; i++) {
-		struct senders_entry *e = &senders_cache[i];
-
-		if (e->v != NULL && strcmp(e->key, key) == 0 && e->gen == gen &&
-		    strcmp(e->fp, fp) == 0 && now_s - e->made < SENDERS_CACHE_TTL) {
-			e->used = ++senders_tick;
-			v = json_incref(e->v);
-			if (aux_out != NULL)
-				*aux_out = senders_aux_ref(e->aux);
-		}
-	}
-	pthread_mutex_unlock(&senders_mu);
-	return v;
+	return senders_find(key, fp, gen, aux_out);
 }
 
 /* The cache key of one kind of result for one filter. */
