@@ -120,36 +120,29 @@ first() {	# label path: one request right after start, < 1 s
 }
 first "overview, 30 days" "overview?since=$s30&until=$until"
 first "overview, 365 days" "overview?since=$s365&until=$until"
-state=
-for _ in $(seq 600); do
-	state=$(curl -s "$B/health" | sed -n 's/.*"dashmem":{"state":"\([a-z]*\)".*/\1/p')
-	[ "$state" = building ] || break
-	sleep 0.05
-done
-h=$(curl -s "$B/health" | sed 's/"recmem":.*//')
-dm_rows=$(printf '%s' "$h" | sed -n 's/.*"rows":\([0-9]*\).*/\1/p')
-dm_bytes=$(printf '%s' "$h" | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p')
-dm_build=$(printf '%s' "$h" | sed -n 's/.*"build_ms":\([0-9.]*\).*/\1/p')
-dm_ready=$(printf '%s' "$h" | sed -n 's/.*"ready_ms":\([0-9.]*\).*/\1/p')
-line "copy of daily ready after start" "${dm_ready%.*} ms" "reference (build ${dm_build%.*} ms)" \
-	"$([ "$state" = ready ] || echo "FAIL (state $state)")"
-note "copy of daily: $dm_rows rows, $((${dm_bytes:-0} / 1048576)) MiB"
+# copy_ready NAME COUNT_KEY LABEL UNIT TRIES: waits (TRIES x 50 ms at most)
+# until the in-memory copy NAME of /api/health is no longer building or
+# waiting, and prints its figure line and a note with its size
+copy_ready() {
+	local name=$1 key=$2 label=$3 unit=$4 st= h n bytes build ready
+	for _ in $(seq "$5"); do
+		st=$(curl -s "$B/health" | sed -n "s/.*\"$name\":{\"state\":\"\([a-z]*\)\".*/\1/p")
+		[ "$st" = building ] || [ "$st" = waiting ] || break
+		sleep 0.05
+	done
+	h=$(curl -s "$B/health" | sed -n "s/.*\"$name\":{\([^}]*\)}.*/\1/p")
+	n=$(printf '%s' "$h" | sed -n "s/.*\"$key\":\([0-9]*\).*/\1/p")
+	bytes=$(printf '%s' "$h" | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p')
+	build=$(printf '%s' "$h" | sed -n 's/.*"build_ms":\([0-9.]*\).*/\1/p')
+	ready=$(printf '%s' "$h" | sed -n 's/.*"ready_ms":\([0-9.]*\).*/\1/p')
+	line "copy of $label ready after start" "${ready%.*} ms" "reference (build ${build%.*} ms)" \
+		"$([ "$st" = ready ] || echo "FAIL (state $st)")"
+	note "copy of $label: $n $unit, $((${bytes:-0} / 1048576)) MiB"
+}
+copy_ready dashmem rows daily rows 600
 # the sender analysis' copy of the records (src/store/recmem.c): until it
 # is ready, the sender views classify from SQL
-rstate=
-for _ in $(seq 1200); do
-	rstate=$(curl -s "$B/health" | sed -n 's/.*"recmem":{"state":"\([a-z]*\)".*/\1/p')
-	[ "$rstate" = building ] || [ "$rstate" = waiting ] || break
-	sleep 0.05
-done
-h=$(curl -s "$B/health" | sed 's/.*"recmem"://')
-rm_recs=$(printf '%s' "$h" | sed -n 's/.*"records":\([0-9]*\).*/\1/p')
-rm_bytes=$(printf '%s' "$h" | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p')
-rm_build=$(printf '%s' "$h" | sed -n 's/.*"build_ms":\([0-9.]*\).*/\1/p')
-rm_ready=$(printf '%s' "$h" | sed -n 's/.*"ready_ms":\([0-9.]*\).*/\1/p')
-line "copy of records ready after start" "${rm_ready%.*} ms" "reference (build ${rm_build%.*} ms)" \
-	"$([ "$rstate" = ready ] || echo "FAIL (state $rstate)")"
-note "copy of records: $rm_recs records, $((${rm_bytes:-0} / 1048576)) MiB"
+copy_ready recmem records records records 1200
 # background work (copy, sender warm-up) done: CPU still for 2 s, at most 120 s
 t0=$(date +%s.%N)
 c_prev=$(srv_cpu)
