@@ -71,7 +71,8 @@ leaf_others_add(struct leaf_others *o, const char *what)
 void
 leaf_others_add_leaf(struct leaf_others *o, const struct unpack_leaf *leaf)
 {
-	leaf_others_add(o, leaf->ctype ? leaf->ctype : sniff_name(leaf->kind));
+	leaf_others_add(o, leaf->ctype ? leaf->ctype : leaf->what ? leaf->what :
+	    sniff_name(leaf->kind));
 }
 
 void

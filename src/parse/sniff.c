@@ -4,7 +4,8 @@
  * Public: sniff(), sniff_name(), sniff_describe().  Pure functions over the
  * caller's buffer: no allocation, no state, at most `n` bytes looked at
  * (callers pass up to 4 KiB).  The order of the tests matters: binary magic
- * first (gzip, zip, OLE, other archives), then text after an optional BOM
+ * first (gzip, zip, OLE, compressors, other archives, then a tar header),
+ * then text after an optional BOM
  * (XML, JSON, empty), then mail (mbox From_ line, RFC 5322 header block).
  * Names and declared types are never consulted.
  */
@@ -27,14 +28,14 @@ static const struct sniff_magic sniff_magics[] = {
 	{ "PK\x05\x06", 4, SNIFF_ZIP, "zip (empty)" },
 	{ "PK\x07\x08PK\x03\x04", 8, SNIFF_ZIP, "zip (spanned marker)" },
 	{ "\xd0\xcf\x11\xe0", 4, SNIFF_OLE, "OLE compound file (Outlook .msg)" },
-	{ "BZh", 3, SNIFF_OTHER_ARCHIVE, "bzip2" },
-	{ "\xfd" "7zXZ\x00", 6, SNIFF_OTHER_ARCHIVE, "xz" },
-	{ "\x28\xb5\x2f\xfd", 4, SNIFF_OTHER_ARCHIVE, "zstd" },
+	{ "BZh", 3, SNIFF_COMPRESSED, "bzip2" },
+	{ "\xfd" "7zXZ\x00", 6, SNIFF_COMPRESSED, "xz" },
+	{ "\x28\xb5\x2f\xfd", 4, SNIFF_COMPRESSED, "zstd" },
 	{ "7z\xbc\xaf\x27\x1c", 6, SNIFF_OTHER_ARCHIVE, "7z" },
 	{ "Rar!\x1a\x07", 6, SNIFF_OTHER_ARCHIVE, "rar" },
 	{ "%PDF-", 5, SNIFF_OTHER_ARCHIVE, "pdf" },
-	{ "\x04\x22\x4d\x18", 4, SNIFF_OTHER_ARCHIVE, "lz4" },
-	{ "\x1f\x9d", 2, SNIFF_OTHER_ARCHIVE, "compress (.Z)" },
+	{ "\x04\x22\x4d\x18", 4, SNIFF_COMPRESSED, "lz4" },
+	{ "\x1f\x9d", 2, SNIFF_COMPRESSED, "compress (.Z)" },
 };
 
 /* Header names that make a `Name: value` block look like a mail header. */
@@ -66,6 +67,32 @@ sniff_magic_find(const unsigned char *p, size_t n)
 			return m;
 	}
 	return NULL;
+}
+
+/*
+ * A tar header block: "ustar" at offset 257 (POSIX "ustar\0", GNU
+ * "ustar  \0") and a header checksum that adds up (the unsigned sum of the
+ * 512 bytes with the checksum field counted as spaces), so that text which
+ * happens to hold "ustar" there is not taken for an archive.
+ */
+static int
+sniff_tar(const unsigned char *p, size_t n)
+{
+	unsigned long sum = 0, want = 0;
+	size_t i;
+
+	if (n < 512 || memcmp(p + 257, "ustar", 5) != 0 ||
+	    (p[262] != '\0' && p[262] != ' '))
+		return 0;
+	for (i = 0; i < 512; i++)
+		sum += i >= 148 && i < 156 ? ' ' : p[i];
+	for (i = 148; i < 156 && p[i] == ' '; i++)
+		;
+	if (i == 156 || p[i] < '0' || p[i] > '7')
+		return 0;
+	for (; i < 156 && p[i] >= '0' && p[i] <= '7'; i++)
+		want = want * 8 + (unsigned long)(p[i] - '0');
+	return sum == want;
 }
 
 /*
@@ -204,6 +231,8 @@ sniff(const void *buf, size_t n)
 		return SNIFF_EMPTY;
 	if ((m = sniff_magic_find(p, n)) != NULL)
 		return m->kind;
+	if (sniff_tar(p, n))
+		return SNIFF_TAR;
 	if (n >= 2 && p[0] == 0xff && p[1] == 0xfe)
 		return sniff_utf16(p + 2, n - 2, 0);
 	if (n >= 2 && p[0] == 0xfe && p[1] == 0xff)
@@ -247,6 +276,10 @@ sniff_name(enum sniff_kind k)
 		return "mime";
 	case SNIFF_OLE:
 		return "ole";
+	case SNIFF_TAR:
+		return "tar";
+	case SNIFF_COMPRESSED:
+		return "compressed";
 	case SNIFF_OTHER_ARCHIVE:
 		return "other-archive";
 	case SNIFF_UNKNOWN:

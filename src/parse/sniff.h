@@ -15,7 +15,9 @@ enum sniff_kind {
 	SNIFF_MBOX,      /* "From " line then a header */
 	SNIFF_MIME,      /* RFC 5322 header block */
 	SNIFF_OLE,       /* Outlook .msg (CFB) - recognised, unsupported */
-	SNIFF_OTHER_ARCHIVE, /* bzip2, xz, zstd, 7z, rar, pdf... recognised, unsupported */
+	SNIFF_TAR,       /* "ustar" at offset 257 (POSIX or GNU tar) */
+	SNIFF_COMPRESSED, /* bzip2, xz, zstd, lz4, compress (.Z): one stream */
+	SNIFF_OTHER_ARCHIVE, /* 7z, rar, pdf... recognised, unsupported */
 	SNIFF_UNKNOWN,
 };
 

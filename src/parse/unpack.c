@@ -1,9 +1,10 @@
 /*
- * unpack.c - the container walk: sniff a stream, peel gzip / zip / MIME /
- * mbox layers, hand every leaf to the caller (see unpack.h).
+ * unpack.c - the container walk: sniff a stream, peel gzip / zip / tar /
+ * bzip2-xz-zstd-lz4-compress / MIME / mbox layers, hand every leaf to the
+ * caller (see unpack.h).
  *
  * Public: unpack_run(), unpack_global_init(), unpack_global_fini().
- * Private helpers shared with unpack_{gzip,zip,mime,mbox}.c are declared in
+ * Private helpers shared with unpack_{gzip,archive,mime,mbox}.c are declared in
  * unpack_int.h: the walk state and its error note, labels, the peek stream
  * (sniffed bytes then the rest) and the spool (memory, then a temp file).
  *
@@ -13,7 +14,8 @@
  *
  * Limits (parse/limits.h), each failure reported with the limit's name:
  * max_input_bytes (the input as a whole, a spooled zip or message),
- * max_expanded_bytes (what one gzip layer or zip member expands to),
+ * max_expanded_bytes (what one gzip layer, archive member or compressed
+ * stream expands to),
  * max_nesting (container layers), max_archive_members, max_mime_parts.
  */
 #include <errno.h>
@@ -376,6 +378,7 @@ unpack_leaf(struct unpack_walk *w, const unsigned char *pre, size_t n,
 	memset(&leaf, 0, sizeof leaf);
 	leaf.label = label;
 	leaf.kind = kind;
+	leaf.what = sniff_describe(pre, n);
 	leaf.rd = lrd;
 	if (meta != NULL) {
 		leaf.ctype = meta->ctype;
@@ -434,6 +437,9 @@ unpack_dispatch(struct unpack_walk *w, const unsigned char *pre, size_t n,
 		return unpack_gzip(w, pre, n, rd, depth, label, meta);
 	case SNIFF_ZIP:
 		return unpack_zip(w, pre, n, rd, depth, label, meta);
+	case SNIFF_TAR:
+	case SNIFF_COMPRESSED:
+		return unpack_libarchive(w, pre, n, rd, depth, label, meta);
 	case SNIFF_MIME:
 		return unpack_mime(w, pre, n, rd, depth, label, meta);
 	case SNIFF_MBOX:

@@ -33,6 +33,7 @@ struct unpack_leaf {
 	const char *ctype;          /* declared type, informative only */
 	const char *filename;       /* declared file name, informative only */
 	enum sniff_kind kind;
+	const char *what;           /* finer name of the kind ("7z", "pdf"...), static */
 	struct rd *rd;              /* owned by unpack; read it during the call */
 	/* For a leaf inside a mail: the message's Subject/From/Message-ID. */
 	const char *subject, *from, *message_id;

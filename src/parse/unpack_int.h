@@ -35,7 +35,7 @@ struct unpack_walk {
 	int stopped;                /* the callback returned -1 */
 	int peek_all;               /* the layer being dispatched: `pre` is all of it */
 	unsigned long reports;      /* XML/JSON leaves delivered */
-	unsigned long containers;   /* gzip/zip layers opened */
+	unsigned long containers;   /* gzip/zip/tar/compressor layers opened */
 	unsigned long errors;
 	char err[512];              /* the first problem, "label: reason" */
 };
@@ -104,9 +104,14 @@ void unpack_spool_fini(struct unpack_spool *sp);
 struct rd *unpack_gzip_new(struct rd *inner, const void *pre, size_t n,
     int whole, uint64_t max_out);
 
-/* unpack_zip.c */
+/* unpack_archive.c: every member of a zip (spooled for random access) */
 int unpack_zip(struct unpack_walk *w, const unsigned char *pre, size_t n,
     struct rd *rd, unsigned depth, const char *label,
+    const struct unpack_meta *meta);
+/* unpack_archive.c: every member of a tar, or the one stream of bzip2, xz,
+ * zstd, lz4 or compress data (streamed) */
+int unpack_libarchive(struct unpack_walk *w, const unsigned char *pre,
+    size_t n, struct rd *rd, unsigned depth, const char *label,
     const struct unpack_meta *meta);
 
 /* unpack_mime.c */

@@ -409,7 +409,8 @@ unpack_mime_fallback(struct unpack_mime_walk *mw, const unsigned char *p,
 			enum sniff_kind k = sniff(dec, dn < UNPACK_PEEK ? dn :
 			    UNPACK_PEEK);
 
-			if (k == SNIFF_GZIP || k == SNIFF_ZIP || k == SNIFF_XML) {
+			if (k == SNIFF_GZIP || k == SNIFF_ZIP || k == SNIFF_XML ||
+			    k == SNIFF_TAR || k == SNIFF_COMPRESSED) {
 				struct rd *m = rd_mem_new(dec, dn);
 				char *blabel = unpack_label(label,
 				    "base64 block %u (line %zu)", ++blocks, line0);

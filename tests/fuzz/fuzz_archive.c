@@ -1,5 +1,6 @@
 /*
- * fuzz_archive.c - libFuzzer harness for the gzip / zip layers of unpack.
+ * fuzz_archive.c - libFuzzer harness for the gzip / zip / tar / bzip2-xz
+ * layers of unpack.
  *
  * The input goes through unpack_run (it may of course sniff as anything)
  * with small limits, and every leaf is read to its end.  Built with

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -65,9 +66,11 @@ static const struct sniff_case cases[] = {
 	    SNIFF_UNKNOWN },
 	{ "continuation first", B(" folded: no\nSubject: x\n"), SNIFF_UNKNOWN },
 	{ "ole", B("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"), SNIFF_OLE },
-	{ "bzip2", B("BZh91AY&SY"), SNIFF_OTHER_ARCHIVE },
-	{ "xz", B("\xfd" "7zXZ\0\0"), SNIFF_OTHER_ARCHIVE },
-	{ "zstd", B("\x28\xb5\x2f\xfd\0"), SNIFF_OTHER_ARCHIVE },
+	{ "bzip2", B("BZh91AY&SY"), SNIFF_COMPRESSED },
+	{ "xz", B("\xfd" "7zXZ\0\0"), SNIFF_COMPRESSED },
+	{ "zstd", B("\x28\xb5\x2f\xfd\0"), SNIFF_COMPRESSED },
+	{ "lz4", B("\x04\x22\x4d\x18\x64"), SNIFF_COMPRESSED },
+	{ "compress", B("\x1f\x9d\x90"), SNIFF_COMPRESSED },
 	{ "7z", B("7z\xbc\xaf\x27\x1c\0"), SNIFF_OTHER_ARCHIVE },
 	{ "rar", B("Rar!\x1a\x07\x01\x00"), SNIFF_OTHER_ARCHIVE },
 	{ "pdf", B("%PDF-1.7\n"), SNIFF_OTHER_ARCHIVE },
@@ -105,6 +108,49 @@ test_names(void **state)
 	assert_string_equal(sniff_describe("<a/>", 4), "xml");
 }
 
+/* A tar header block for `name`, its checksum right unless `bad_sum`. */
+static void
+tar_header(unsigned char *h, const char *name, const char *magic, int bad_sum)
+{
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h, 0, 512);
+	memcpy(h, name, strlen(name));
+	memcpy(h + 100, "0000644", 7);
+	memcpy(h + 124, "00000000012", 11);
+	h[156] = '0';
+	memcpy(h + 257, magic, 8);
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum + (bad_sum ? 1u : 0u));
+}
+
+static void
+test_tar(void **state)
+{
+	unsigned char h[512];
+
+	(void)state;
+	tar_header(h, "report.xml", "ustar\0" "00", 0);
+	assert_int_equal(sniff(h, sizeof h), SNIFF_TAR);
+	assert_string_equal(sniff_describe(h, sizeof h), "tar");
+	tar_header(h, "report.xml", "ustar  \0", 0);          /* GNU */
+	assert_int_equal(sniff(h, sizeof h), SNIFF_TAR);
+	/* less than a block, or a checksum that does not add up: not tar */
+	assert_int_not_equal(sniff(h, 511), SNIFF_TAR);
+	tar_header(h, "report.xml", "ustar\0" "00", 1);
+	assert_int_not_equal(sniff(h, sizeof h), SNIFF_TAR);
+	/* text that holds "ustar" at offset 257 stays text */
+	memset(h, ' ', sizeof h);
+	h[0] = '<';
+	memcpy(h + 257, "ustar ", 6);
+	assert_int_equal(sniff(h, sizeof h), SNIFF_XML);
+	memcpy(h, "Subject: x\n\n", 12);
+	assert_int_not_equal(sniff(h, sizeof h), SNIFF_TAR);
+}
+
 /* Every prefix of every case: never reads past n, never crashes. */
 static void
 test_prefixes(void **state)
@@ -130,6 +176,7 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_tar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
