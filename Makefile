@@ -2,6 +2,8 @@
 #   make          build build/dmarcstat
 #   make run      set up (Debian packages, npm), build, load demo data, serve the dashboard
 #   make test     set up test servers and tools, build, run every test, then again under ASan+UBSan
+#   make test-asan  only the ASan+UBSan build and its tests (after make test's set-up)
+#   make fuzz     build the libFuzzer harnesses with clang and run each FUZZ_SECONDS (60)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -35,6 +37,13 @@ test: bootstrap-test
 
 test-fast: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-asan: bootstrap-test
+	@scripts/test.sh asan
+
+FUZZ_SECONDS ?= 60
+fuzz: bootstrap-test
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: bootstrap
 	@$(MAKE) --no-print-directory build BUILD=build-release CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Release"
