@@ -216,6 +216,9 @@ bench "reporters, 30 days" "reporters?since=$s30&until=$until"
 bench "reporters, 365 days" "reporters?since=$s365&until=$until"
 bench "reports, 30 days" "reports?since=$s30&until=$until&limit=50"
 bench "reports, one reporter" "reports?reporter=$rep&limit=50"
+# a part of a Report-ID (a substring, no index can seek it) over a year
+ridpart=$(sqlite3 "$DB" "select substr(report_id, 3, 5) from reports order by id desc limit 1")
+bench "reports, Report-ID search, 365 days" "reports?since=$s365&until=$until&report_id=$ridpart&limit=50"
 bench "report detail" "reports/$rid?limit=200"
 bench "ledger" "ledger?limit=100"
 bench_cold "senders, default 30 days" "senders?since=$d_since&until=$d_until" "warmed at start"

@@ -17,6 +17,7 @@ cmd_reports(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "domain", required_argument, NULL, 'D' },
 		{ "reporter", required_argument, NULL, 'r' },
+		{ "report-id", required_argument, NULL, 'I' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "limit", required_argument, NULL, 'n' },

@@ -118,6 +118,7 @@ cli_query_opt(struct cli *cli, int c, const char *arg, struct query *q)
 	case 'r': q->reporter = arg; return 0;
 	case 'i': q->source_ip = arg; return 0;
 	case 'R': q->result = arg; return 0;
+	case 'I': q->report_id = arg; return 0;
 	case 'n': q->limit = (int)strtol(arg, NULL, 10); return 0;
 	case 's':
 	case 'u':

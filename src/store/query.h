@@ -19,6 +19,8 @@ struct query {
 	const char *reporter;   /* org_name, NULL = all */
 	const char *source_ip;  /* NULL = all */
 	const char *result;     /* "pass" | "fail" (DMARC), NULL = all */
+	const char *report_id;  /* reports whose report_id contains it
+	                         * (ASCII case-insensitive); NULL = all */
 	int64_t since, until;   /* epoch seconds UTC, [since, until); 0 = open */
 	int limit;              /* rows, 0 = default */
 	int offset;
@@ -51,13 +53,19 @@ json_t *query_summary(struct store *st, const struct query *q, const char *by);
 /*
  * Reports list, newest (begin) first.  Filters: domain, reporter, source_ip
  * (has a record from it), result (has a record with that DMARC verdict),
- * since/until (report range overlaps).  Array of objects: "id", "org_name",
+ * report_id (contains it), since/until (report range overlaps).  Array of objects: "id", "org_name",
  * "report_id", "policy_domain", "begin", "end", "n_records", "msg_total",
  * "n_warnings", "n_errors", "imported_at", "raw_id", "p".  sort: begin end
  * id org_name reporter policy_domain domain report_id n_records msg_total
  * messages imported_at.
  */
 json_t *query_reports(struct store *st, const struct query *q);
+/*
+ * The LIKE pattern (ESCAPE '\\') matching any text that contains `s`:
+ * '%' + s with '%', '_' and '\\' escaped + '%'.  SQLite's LIKE folds ASCII
+ * case.  Free with free().
+ */
+char *query_like_contains(const char *s);
 /*
  * One report: the header fields as stored ("id", "org_name", "report_id",
  * "policy_domain", "begin", "end", "version", "generator", ...,

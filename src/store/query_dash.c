@@ -1760,11 +1760,28 @@ query_dash_reporters(struct store *st, const struct query *q, int64_t now,
 
 /* ---- reports ----------------------------------------------------------------- */
 
+/* Every reporter, one index seek each: with `org_name IN` this, a query
+ * walks reports_org_end reporter by reporter over end_ts. */
+#define DASH_ALL_ORGS "(WITH RECURSIVE o(v) AS (SELECT min(org_name)" \
+	" FROM reports UNION ALL SELECT (SELECT min(org_name) FROM reports" \
+	" WHERE org_name>o.v) FROM o WHERE o.v IS NOT NULL)" \
+	" SELECT v FROM o WHERE v IS NOT NULL)"
+
+/* `like`: the report_id pattern (query_like_contains), NULL without one. */
 static void
-dash_reports_filter(struct qb *b, const struct query *q)
+dash_reports_filter(struct qb *b, const struct query *q, const char *like)
 {
 	qb_add(b, " WHERE 1=1");
 	dash_reports_where(b, q, "p");
+	if (like != NULL) {
+		/* evaluated on reports_org_end's entries (it holds report_id):
+		 * only matching rows are fetched */
+		qb_add(b, " AND p.report_id LIKE ");
+		qb_text(b, like);
+		qb_add(b, " ESCAPE '\\'");
+		if (q->reporter == NULL)
+			qb_add(b, " AND p.org_name IN " DASH_ALL_ORGS);
+	}
 	if (q->source_ip) {
 		qb_add(b, " AND EXISTS (SELECT 1 FROM records r WHERE r.report=p.id AND r.source_ip=");
 		qb_text(b, q->source_ip);
@@ -1781,41 +1798,59 @@ query_dash_reports(struct store *st, const struct query *q, struct query_dash_er
 {
 	sqlite3 *db = dash_db(st, err);
 	struct qb b = {0};
-	json_t *rows, *cnt;
-	json_int_t total;
+	json_t *rows, *cnt, *row;
+	json_int_t total = -1;
+	char *like = NULL;
+	size_t i;
 
 	if (db == NULL || !dash_valid_result(q, err))
 		return NULL;
+	if (q->report_id != NULL && (like = query_like_contains(q->report_id)) == NULL) {
+		dash_seterr(err, QUERY_DASH_FAIL, "out of memory");
+		return NULL;
+	}
 	qb_add(&b, "SELECT p.id, p.org_name AS reporter, p.email, p.report_id, p.policy_domain AS domain,"
 	    " p.begin_ts, p.end_ts, p.n_records AS records, p.msg_total AS messages, p.p,"
 	    " p.imported_at, p.raw_id IS NOT NULL AS has_raw,"
 	    " coalesce(json_array_length(p.warnings),0) AS n_warnings,"
 	    " coalesce(json_array_length(p.errors),0) AS n_errors,"
 	    " (SELECT coalesce(sum(r.count),0) FROM records r WHERE r.report=p.id AND r.dmarc<>'pass')"
-	    " AS fail FROM reports p");
-	dash_reports_filter(&b, q);
+	    " AS fail");
+	/* a Report-ID search counts its matches in the same pass */
+	qb_add(&b, like ? ", count(*) OVER () AS total_ FROM reports p INDEXED BY reports_org_end" :
+	    " FROM reports p");
+	dash_reports_filter(&b, q, like);
 	qb_add(&b, " ORDER BY p.begin_ts DESC, p.id DESC LIMIT ");
 	qb_int(&b, dash_limit(q));
 	qb_add(&b, " OFFSET ");
 	qb_int(&b, q->offset > 0 ? q->offset : 0);
-	if ((rows = dash_query_rows(db, &b, err)) == NULL)
-		return NULL;
-	memset(&b, 0, sizeof(b));
-	qb_add(&b, "SELECT count(*) AS n FROM reports p");
-	dash_reports_filter(&b, q);
-	if (q->since && !q->domain && !q->reporter)
-		/* reporter by reporter through reports_org_end (org_name,
-		 * end_ts, begin_ts): only the reports that end after `since` */
-		qb_add(&b, " AND p.org_name IN (WITH RECURSIVE o(v) AS (SELECT min(org_name)"
-		    " FROM reports UNION ALL SELECT (SELECT min(org_name) FROM reports"
-		    " WHERE org_name>o.v) FROM o WHERE o.v IS NOT NULL)"
-		    " SELECT v FROM o WHERE v IS NOT NULL)");
-	if ((cnt = dash_query_rows(db, &b, err)) == NULL) {
-		json_decref(rows);
+	if ((rows = dash_query_rows(db, &b, err)) == NULL) {
+		free(like);
 		return NULL;
 	}
-	total = dash_geti(json_array_get(cnt, 0), "n");
-	json_decref(cnt);
+	if (like && json_array_size(rows) > 0)
+		total = dash_geti(json_array_get(rows, 0), "total_");
+	else if (like && q->offset <= 0)
+		total = 0;
+	json_array_foreach(rows, i, row)
+		json_object_del(row, "total_");
+	if (total < 0) {
+		memset(&b, 0, sizeof(b));
+		qb_add(&b, "SELECT count(*) AS n FROM reports p");
+		dash_reports_filter(&b, q, like);
+		if (q->since && !q->domain && !q->reporter && !like)
+			/* reporter by reporter through reports_org_end (org_name,
+			 * end_ts, begin_ts): only the reports that end after `since` */
+			qb_add(&b, " AND p.org_name IN " DASH_ALL_ORGS);
+		if ((cnt = dash_query_rows(db, &b, err)) == NULL) {
+			json_decref(rows);
+			free(like);
+			return NULL;
+		}
+		total = dash_geti(json_array_get(cnt, 0), "n");
+		json_decref(cnt);
+	}
+	free(like);
 	return json_pack("{s:o, s:I, s:i, s:i}", "reports", rows, "total", total,
 	    "limit", dash_limit(q), "offset", q->offset > 0 ? q->offset : 0);
 }

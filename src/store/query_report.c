@@ -438,6 +438,25 @@ static const struct {
 	{ "imported_at", "r.imported_at" },
 };
 
+char *
+query_like_contains(const char *s)
+{
+	size_t n = strlen(s), i, o = 0;
+	char *p = malloc(2 * n + 3);
+
+	if (p == NULL)
+		return NULL;
+	p[o++] = '%';
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+			p[o++] = '\\';
+		p[o++] = s[i];
+	}
+	p[o++] = '%';
+	p[o] = '\0';
+	return p;
+}
+
 json_t *
 query_reports(struct store *st, const struct query *q)
 {
@@ -447,6 +466,7 @@ query_reports(struct store *st, const struct query *q)
 	json_t *out = NULL;
 	const char *order = "r.begin_ts";
 	const char *dir = "DESC";
+	char *like = NULL;
 	size_t i;
 	int rc, first = 1;
 
@@ -500,6 +520,14 @@ query_reports(struct store *st, const struct query *q)
 		    "EXISTS (SELECT 1 FROM records x WHERE x.report=r.id AND "
 		    "x.dmarc<>'pass')");
 	}
+	if (q->report_id) {
+		qr_cond(s, &first, "r.report_id LIKE ? ESCAPE '\\'");
+		if ((like = query_like_contains(q->report_id)) == NULL) {
+			store_seterr(st, "out of memory");
+			goto done;
+		}
+		qr_arg_text(s, like);
+	}
 	/* reports whose range overlaps [since, until) */
 	if (q->since) {
 		qr_cond(s, &first, "r.end_ts>?");
@@ -533,6 +561,7 @@ query_reports(struct store *st, const struct query *q)
 	}
 	out = qr_finish(st, stmt, rc, out);
 done:
+	free(like);
 	free(s);
 	return out;
 }

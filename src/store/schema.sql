@@ -14,6 +14,7 @@
 --   8: reports_end dropped.
 --   9: record_dkim, record_spf, record_reasons become views over the
 --      new records.detail (JSON).
+--  10: reports_org_end also holds report_id.
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

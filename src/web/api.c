@@ -113,8 +113,8 @@ api_bool(struct api_args *a, const char *name)
 	return 0;
 }
 
-/* The common filters: domain since until reporter result source limit
- * offset sort order. */
+/* The common filters: domain since until reporter result source report_id
+ * limit offset sort order. */
 static void
 api_query(struct api_args *a, struct query *q)
 {
@@ -125,6 +125,7 @@ api_query(struct api_args *a, struct query *q)
 	q->reporter = api_str(a, "reporter");
 	q->source_ip = api_str(a, "source");
 	q->result = api_str(a, "result");
+	q->report_id = api_str(a, "report_id");
 	q->since = api_int(a, "since", 0, INT64_C(253402300800), 0);
 	q->until = api_int(a, "until", 0, INT64_C(253402300800), 0);
 	q->limit = (int)api_int(a, "limit", 1, 1000, 0);

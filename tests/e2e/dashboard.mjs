@@ -264,6 +264,18 @@ for (const lang of ['en', 'ja']) {
   await select('#f-reporter', 'Yahoo');
   const reps = await page.$$eval('main table.data tbody [data-col=reporter]', (tds) => tds.map((t) => t.textContent));
   check(`${lang} reports: reporter filter`, reps.length > 0 && reps.every((r) => r === 'Yahoo'), reps.slice(0, 3).join(','));
+  // Report-ID search: a part of the first row's ID, upper-cased, finds it.
+  await open('#/reports?' + RANGE);
+  const firstId = await text('main table.data tbody [data-col=report_id]');
+  const part = firstId.slice(1, 7).toUpperCase();
+  await page.fill('#f-report-id', part);
+  await click('#f-report-id-go');
+  const ids = await page.$$eval('main table.data tbody [data-col=report_id]', (tds) => tds.map((t) => t.textContent));
+  check(`${lang} reports: Report-ID search`, part.length === 6 && page.url().includes('report_id=') &&
+    ids.includes(firstId) && ids.every((x) => x.toUpperCase().includes(part)), part + ': ' + ids.slice(0, 3).join(','));
+  check(`${lang} reports: search label in the language`, (await text('form.search label')).includes(L('Report ID contains', 'レポート ID に含む文字列')));
+  await click('#f-report-id-clear');
+  check(`${lang} reports: search cleared`, !page.url().includes('report_id='));
   await open('#/reports?' + RANGE);
   await safety(`${lang} reports`);
   await shot(`reports-${lang}`);

@@ -91,6 +91,15 @@ check "reporters: google active" '[ "$(echo "$r" | jq_ "[x for x in d[\"reporter
 check "reports list total" '[ "$(J "reports?$Q&limit=5" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports")" ]'
 check "reports filter by reporter" '[ "$(J "reports?reporter=Yahoo" | jq_ "d[\"total\"]")" = 20 ]'
 check "reports filter by source" '[ "$(J "reports?source=192.0.2.66" | jq_ "d[\"total\"]")" = 2 ]'
+# a Report-ID of plain characters; a part of it, upper-cased, finds it
+rid=$(sqlite3 "$DB" "select report_id from reports where length(report_id)>=8 and report_id not glob '*[^A-Za-z0-9.-]*' order by id limit 1")
+part=$(printf '%s' "${rid:1:6}" | tr '[:lower:]' '[:upper:]')
+want=$(sqlite3 "$DB" "select count(*) from reports where instr(lower(report_id), lower('$part'))>0")
+r=$(J "reports?report_id=$part")
+check "reports search by part of the Report-ID" '[ -n "$rid" ] && [ "$want" -ge 1 ] && [ "$(jq_ "d[\"total\"]" <<<"$r")" = "$want" ] && grep -qi -- "$rid" <<<"$r"'
+check "reports search: % and _ are no wildcards" '[ "$(J "reports?report_id=%25" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports where instr(report_id, '"'"'%'"'"')>0")" ] && [ "$(J "reports?report_id=_" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports where instr(report_id, '"'"'_'"'"')>0")" ]'
+check "reports search without a match" '[ "$(J "reports?report_id=no-such-report-id" | jq_ "d[\"total\"]")" = 0 ]'
+check "reports search: too long is a 400" '[ "$(code "$B/api/reports?report_id=$(printf "x%.0s" $(seq 300))")" = 400 ]'
 id=$(sqlite3 "$DB" "select id from reports where org_name like '%Evil%' limit 1")
 check "report detail keeps hostile text verbatim" '[ "$(J "reports/$id" | jq_ "d[\"report\"][\"reporter\"]")" = "<script>window.__pwned=1</script>Evil \"Corp\" & <b>Co</b>" ]'
 check "report detail records" '[ "$(J "reports/$id" | jq_ "len(d[\"records\"])")" = 2 ]'

@@ -372,6 +372,19 @@ test_reports_list(void **state)
 	assert_int_equal(geti(json_array_get(rows, 1), "msg_total"), 60);
 	json_decref(rows);
 
+	/* Report-ID search: a part of it, in any case */
+	memset(&q, 0, sizeof q);
+	q.report_id = "G2";
+	rows = query_reports(f->st, &q);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_int_equal(geti(json_array_get(rows, 0), "id"), f->r3);
+	json_decref(rows);
+	q.report_id = "2%";     /* no LIKE wildcards */
+	rows = query_reports(f->st, &q);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+
+	memset(&q, 0, sizeof q);
 	q.sort = "nope";
 	assert_null(query_reports(f->st, &q));
 }
