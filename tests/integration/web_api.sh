@@ -97,6 +97,11 @@ part=$(printf '%s' "${rid:1:6}" | tr '[:lower:]' '[:upper:]')
 want=$(sqlite3 "$DB" "select count(*) from reports where instr(lower(report_id), lower('$part'))>0")
 r=$(J "reports?report_id=$part")
 check "reports search by part of the Report-ID" '[ -n "$rid" ] && [ "$want" -ge 1 ] && [ "$(jq_ "d[\"total\"]" <<<"$r")" = "$want" ] && grep -qi -- "$rid" <<<"$r"'
+# a broad search (one digit): order, paging and total as SQL has them
+ids=$(sqlite3 "$DB" "select group_concat(id) from (select id from reports where instr(report_id, '1')>0 order by begin_ts desc, id desc)")
+check "reports search: order and total" '[ "$(J "reports?report_id=1&limit=1000" | jq_ "\",\".join(str(x[\"id\"]) for x in d[\"reports\"]) + \" \" + str(d[\"total\"])")" = "$ids $(tr , "\n" <<<"$ids" | wc -l)" ]'
+check "reports search: a page" '[ "$(J "reports?report_id=1&limit=2&offset=1" | jq_ "\",\".join(str(x[\"id\"]) for x in d[\"reports\"])")" = "$(cut -d, -f2,3 <<<"$ids")" ]'
+check "reports search: past the end keeps the total" '[ "$(J "reports?report_id=1&offset=100000" | jq_ "str(len(d[\"reports\"])) + \" \" + str(d[\"total\"])")" = "0 $(tr , "\n" <<<"$ids" | wc -l)" ]'
 check "reports search: % and _ are no wildcards" '[ "$(J "reports?report_id=%25" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports where instr(report_id, '"'"'%'"'"')>0")" ] && [ "$(J "reports?report_id=_" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports where instr(report_id, '"'"'_'"'"')>0")" ]'
 check "reports search without a match" '[ "$(J "reports?report_id=no-such-report-id" | jq_ "d[\"total\"]")" = 0 ]'
 check "reports search: too long is a 400" '[ "$(code "$B/api/reports?report_id=$(printf "x%.0s" $(seq 300))")" = 400 ]'
