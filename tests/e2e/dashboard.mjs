@@ -276,6 +276,12 @@ for (const lang of ['en', 'ja']) {
   check(`${lang} reports: search label in the language`, (await text('form.search label')).includes(L('Report ID contains', 'レポート ID に含む文字列')));
   await click('#f-report-id-clear');
   check(`${lang} reports: search cleared`, !page.url().includes('report_id='));
+  // a broad search pages, and the next page is still the search
+  await open('#/reports?' + RANGE + '&report_id=1');
+  await click('main nav.pager button[data-page="next"]');
+  const ids2 = await page.$$eval('main table.data tbody [data-col=report_id]', (tds) => tds.map((t) => t.textContent));
+  check(`${lang} reports: the next page keeps the search`, page.url().includes('report_id=1') && page.url().includes('offset=50') &&
+    ids2.length > 0 && ids2.every((x) => x.includes('1')), page.url());
   await open('#/reports?' + RANGE);
   await safety(`${lang} reports`);
   await shot(`reports-${lang}`);

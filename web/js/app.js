@@ -75,7 +75,8 @@ function renderFilters(view, path, params) {
   const f = view.filters || [];
   if (!f.length) { mount(el); el.hidden = true; return; }
   el.hidden = false;
-  const update = (extra) => go(link(view.name, path[1] ?? null, params, { ...extra, offset: null }));
+  // a filter change keeps the view's own parameters (a search, a class) and goes to page 1
+  const update = (extra) => go(link(view.name, path[1] ?? null, params, { ...params, ...extra, offset: null }));
   const parts = [];
   if (f.includes('domain')) {
     parts.push(h('label', null, h('span', null, t('filter.domain')),
@@ -147,7 +148,9 @@ async function route() {
     stale: () => my !== token,
     link: (v, arg, extra) => link(v, arg, params, extra),
     go,
-    update: (extra) => go(link(view.name, path[1] ?? null, params, extra)),
+    // the same view with some parameters changed: the others stay (paging
+    // keeps "only failures", a class, a sort order, a Report-ID search)
+    update: (extra) => go(link(view.name, path[1] ?? null, params, { ...params, ...extra })),
     refreshMeta,
   };
   document.title = t('nav.' + (view.nav ? view.name : view.navParent || view.name)) + ' · dmarcstat';

@@ -109,7 +109,6 @@ export default {
           { key: 'reason', label: t('col.reason'), render: (x) => h('span', { title: x.reason || '' }, reasonText(x.reason)) },
           { key: 'report', label: t('col.report'), render: (x) => (x.report ? h('a', { href: ctx.link('report', x.report) }, '#' + x.report) : '') },
         ], d.entries, { compact: true, rowClass: (x) => 'st-' + x.status }),
-        // paging keeps the filters (ctx.update keeps only the common ones)
-        pager({ ...ctx, update: (extra) => ctx.update({ ...keep, ...extra }) }, d.total, PAGE, offset)));
+        pager(ctx, d.total, PAGE, offset)));
   },
 };
