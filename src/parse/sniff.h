@@ -16,8 +16,8 @@ enum sniff_kind {
 	SNIFF_MIME,      /* RFC 5322 header block */
 	SNIFF_OLE,       /* Outlook .msg (CFB) - recognised, unsupported */
 	SNIFF_TAR,       /* "ustar" at offset 257 (POSIX or GNU tar) */
-	SNIFF_COMPRESSED, /* bzip2, xz, zstd, lz4, compress (.Z): one stream */
-	SNIFF_OTHER_ARCHIVE, /* 7z, rar, pdf... recognised, unsupported */
+	SNIFF_COMPRESSED, /* bzip2, lz4, compress (.Z): one stream */
+	SNIFF_OTHER_ARCHIVE, /* xz, zstd, 7z, rar, pdf... recognised, unsupported */
 	SNIFF_UNKNOWN,
 };
 

@@ -1,7 +1,7 @@
 /*
  * unpack.c - the container walk: sniff a stream, peel gzip / zip / tar /
- * bzip2-xz-zstd-lz4-compress / MIME / mbox layers, hand every leaf to the
- * caller (see unpack.h).
+ * bzip2-lz4-compress / MIME / mbox layers, hand every leaf to the caller
+ * (see unpack.h).
  *
  * Public: unpack_run(), unpack_global_init(), unpack_global_fini().
  * Private helpers shared with unpack_{gzip,archive,mime,mbox}.c are declared in

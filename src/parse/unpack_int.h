@@ -108,8 +108,8 @@ struct rd *unpack_gzip_new(struct rd *inner, const void *pre, size_t n,
 int unpack_zip(struct unpack_walk *w, const unsigned char *pre, size_t n,
     struct rd *rd, unsigned depth, const char *label,
     const struct unpack_meta *meta);
-/* unpack_archive.c: every member of a tar, or the one stream of bzip2, xz,
- * zstd, lz4 or compress data (streamed) */
+/* unpack_archive.c: every member of a tar, or the one stream of bzip2, lz4
+ * or compress data (streamed) */
 int unpack_libarchive(struct unpack_walk *w, const unsigned char *pre,
     size_t n, struct rd *rd, unsigned depth, const char *label,
     const struct unpack_meta *meta);

@@ -1,5 +1,5 @@
 /*
- * fuzz_archive.c - libFuzzer harness for the gzip / zip / tar / bzip2-xz
+ * fuzz_archive.c - libFuzzer harness for the gzip / zip / tar / bzip2-lz4
  * layers of unpack.
  *
  * The input goes through unpack_run (it may of course sniff as anything)
