@@ -216,6 +216,7 @@ bench "reporters, 30 days" "reporters?since=$s30&until=$until"
 bench "reporters, 365 days" "reporters?since=$s365&until=$until"
 bench "reports, 30 days" "reports?since=$s30&until=$until&limit=50"
 bench "reports, one reporter" "reports?reporter=$rep&limit=50"
+bench "reports, 365 days, failing" "reports?since=$s365&until=$until&result=fail&limit=50"
 # a part of a Report-ID (a substring, no index can seek it) over a year
 ridpart=$(sqlite3 "$DB" "select substr(report_id, 3, 5) from reports order by id desc limit 1")
 bench "reports, Report-ID search, 365 days" "reports?since=$s365&until=$until&report_id=$ridpart&limit=50"

@@ -52,7 +52,7 @@ struct query {
 json_t *query_summary(struct store *st, const struct query *q, const char *by);
 /*
  * Reports list, newest (begin) first.  Filters: domain, reporter, source_ip
- * (has a record from it), result (has a record with that DMARC verdict),
+ * (has a record from it), result (has messages of that DMARC verdict),
  * report_id (contains it), since/until (report range overlaps).  Array of objects: "id", "org_name",
  * "report_id", "policy_domain", "begin", "end", "n_records", "msg_total",
  * "n_warnings", "n_errors", "imported_at", "raw_id", "p".  sort: begin end

@@ -1772,9 +1772,7 @@ query_dash_reporters(struct store *st, const struct query *q, int64_t now,
 	" p.policy_domain AS domain, p.begin_ts, p.end_ts, p.n_records AS records," \
 	" p.msg_total AS messages, p.p, p.imported_at, p.raw_id IS NOT NULL AS has_raw," \
 	" coalesce(json_array_length(p.warnings),0) AS n_warnings," \
-	" coalesce(json_array_length(p.errors),0) AS n_errors," \
-	" (SELECT coalesce(sum(r.count),0) FROM records r WHERE r.report=p.id" \
-	" AND r.dmarc<>'pass') AS fail"
+	" coalesce(json_array_length(p.errors),0) AS n_errors, p.msg_fail AS fail"
 
 /* `like`: the report_id pattern (query_like_contains), NULL without one. */
 static void
@@ -1796,10 +1794,14 @@ dash_reports_filter(struct qb *b, const struct query *q, const char *like)
 		qb_text(b, q->source_ip);
 		qb_add(b, ")");
 	}
+	/* by messages (reports.msg_fail), not by record rows; both counts
+	 * are in reports_org_end, walked reporter by reporter */
 	if (q->result && strcmp(q->result, "fail") == 0)
-		qb_add(b, " AND EXISTS (SELECT 1 FROM records r WHERE r.report=p.id AND r.dmarc<>'pass')");
+		qb_add(b, " AND p.msg_fail>0");
 	else if (q->result)
-		qb_add(b, " AND EXISTS (SELECT 1 FROM records r WHERE r.report=p.id AND r.dmarc='pass')");
+		qb_add(b, " AND p.msg_fail<p.msg_total");
+	if (q->result && like == NULL && q->reporter == NULL)
+		qb_add(b, " AND p.org_name IN " DASH_ALL_ORGS);
 }
 
 json_t *
@@ -1854,7 +1856,7 @@ query_dash_reports(struct store *st, const struct query *q, struct query_dash_er
 		memset(&b, 0, sizeof(b));
 		qb_add(&b, "SELECT count(*) AS n FROM reports p");
 		dash_reports_filter(&b, q, like);
-		if (q->since && !q->domain && !q->reporter && !like)
+		if (q->since && !q->domain && !q->reporter && !like && !q->result)
 			/* reporter by reporter through reports_org_end (org_name,
 			 * end_ts, begin_ts): only the reports that end after `since` */
 			qb_add(&b, " AND p.org_name IN " DASH_ALL_ORGS);
@@ -1887,8 +1889,7 @@ query_dash_report(struct store *st, int64_t id, int limit, int offset,
 	    " xml_namespace, generator, errors, warnings, p, sp, np, pct, adkim, aspf, fo,"
 	    " testing, discovery_method, n_records AS records, msg_total AS messages,"
 	    " content_hash, raw_id IS NOT NULL AS has_raw, imported_at,"
-	    " (SELECT coalesce(sum(count),0) FROM records WHERE report=reports.id"
-	    "  AND dmarc<>'pass') AS fail"
+	    " msg_fail AS fail"
 	    " FROM reports WHERE id=");
 	qb_int(&b, id);
 	if ((meta = dash_query_rows(db, &b, err)) == NULL)

@@ -513,12 +513,9 @@ query_reports(struct store *st, const struct query *q)
 		qr_arg_text(s, q->source_ip);
 	}
 	if (q->result) {
-		/* reports holding at least one record with that verdict */
+		/* reports with messages of that verdict (reports.msg_fail) */
 		qr_cond(s, &first, strcmp(q->result, "pass") == 0 ?
-		    "EXISTS (SELECT 1 FROM records x WHERE x.report=r.id AND "
-		    "x.dmarc='pass')" :
-		    "EXISTS (SELECT 1 FROM records x WHERE x.report=r.id AND "
-		    "x.dmarc<>'pass')");
+		    "r.msg_fail<r.msg_total" : "r.msg_fail>0");
 	}
 	if (q->report_id) {
 		qr_cond(s, &first, "r.report_id LIKE ? ESCAPE '\\'");

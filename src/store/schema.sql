@@ -15,6 +15,8 @@
 --   9: record_dkim, record_spf, record_reasons become views over the
 --      new records.detail (JSON).
 --  10: reports_org_end also holds report_id.
+--  11: reports.msg_fail (messages failing DMARC), also in
+--      reports_org_end with msg_total.
 
 CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`
   id          INTEGER PRIMARY KEY,

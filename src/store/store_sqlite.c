@@ -92,6 +92,8 @@ static const char sq_schema_v1[] =
 "--   9: record_dkim, record_spf, record_reasons become views over the\n"
 "--      new records.detail (JSON).\n"
 "--  10: reports_org_end also holds report_id.\n"
+"--  11: reports.msg_fail (messages failing DMARC), also in\n"
+"--      reports_org_end with msg_total.\n"
 "\n"
 "CREATE TABLE raw_inputs (            -- originals kept for `dmarcstat reparse`\n"
 "  id          INTEGER PRIMARY KEY,\n"
@@ -367,6 +369,24 @@ static const char sq_schema_v10[] =
 "CREATE INDEX reports_org_end ON reports(org_name, end_ts, begin_ts,"
 " report_id);\n";
 
+/*
+ * Migration 11: reports.msg_fail, the messages of the report's records
+ * whose dmarc is not 'pass' (what the reports list shows as failing and
+ * filters on with result=), written with msg_total at store_report_end.
+ * The list used to sum them from `records` per report: a year's reports
+ * filtered by result took ~0.3 s at 1M records.  reports_org_end carries
+ * both counts, so that such a filter, and its count, read index entries
+ * only (a report written early, being big, updates its entry once at the
+ * end).
+ */
+static const char sq_schema_v11[] =
+"ALTER TABLE reports ADD COLUMN msg_fail INTEGER NOT NULL DEFAULT 0;\n"
+"UPDATE reports SET msg_fail=(SELECT coalesce(sum(count),0) FROM records"
+" WHERE report=reports.id AND dmarc<>'pass');\n"
+"DROP INDEX IF EXISTS reports_org_end;\n"
+"CREATE INDEX reports_org_end ON reports(org_name, end_ts, begin_ts,"
+" report_id, msg_fail, msg_total);\n";
+
 static const char *const sq_migrations[] = {
 	sq_schema_v1,
 	sq_schema_v2,
@@ -378,6 +398,7 @@ static const char *const sq_migrations[] = {
 	sq_schema_v8,
 	sq_schema_v9,
 	sq_schema_v10,
+	sq_schema_v11,
 };
 #define SQ_VERSION ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
@@ -431,9 +452,10 @@ static const char *const sq_sql[SQ__COUNT] = {
 	    "email,extra_contact,report_id,report_id_raw,policy_domain,"
 	    "begin_ts,end_ts,version,xml_namespace,generator,errors,warnings,"
 	    "extensions,p,sp,np,pct,adkim,aspf,fo,testing,discovery_method,"
-	    "n_records,msg_total,content_hash,dedup_key,raw_id,imported_at) "
+	    "n_records,msg_total,content_hash,dedup_key,raw_id,imported_at,"
+	    "msg_fail) "
 	    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
-	    "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31)",
+	    "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32)",
 	/* the key columns only, before the records of a big or undone
 	 * report are written; SQ_REPORT_FINISH fills in the rest */
 	[SQ_REPORT_INSERT_MIN] = "INSERT INTO reports(id,org_name,email,"
@@ -452,7 +474,7 @@ static const char *const sq_sql[SQ__COUNT] = {
 	    "generator=?7,errors=?8,warnings=?9,extensions=?10,p=?11,sp=?12,"
 	    "np=?13,pct=?14,adkim=?15,aspf=?16,fo=?17,testing=?18,"
 	    "discovery_method=?19,n_records=?20,msg_total=?21,"
-	    "content_hash=?22 WHERE id=?23",
+	    "content_hash=?22,msg_fail=?24 WHERE id=?23",
 	[SQ_REPORT_EMAIL] = "UPDATE reports SET email=?1 WHERE id=?2",
 	[SQ_REPORT_REKEY] = "UPDATE reports SET org_name=?1,report_id=?2,"
 	    "policy_domain=?3,begin_ts=?4,end_ts=?5,dedup_key=?6 WHERE id=?7",
@@ -503,6 +525,7 @@ struct sq_cur {
 	int inserted;               /* its `reports` row exists (see sq_cur_row) */
 	int64_t raw_id;
 	uint64_t n_records, msg_total;
+	uint64_t msg_fail;          /* messages of records whose dmarc is not pass */
 	int capped;                 /* spread over > STORE_SPREAD_MAX_DAYS refused */
 	int own_txn;                /* no batch: this report is its transaction */
 };
@@ -2556,6 +2579,7 @@ sq_report_begin(struct store *st, const struct report *hdr, int64_t raw_id,
 	s->cur.end = hdr->end;
 	s->cur.n_records = 0;
 	s->cur.msg_total = 0;
+	s->cur.msg_fail = 0;
 	s->cur.capped = 0;
 	sq_str_set(&s->cur.org, org);
 	sq_str_set(&s->cur.domain, dom);
@@ -2581,6 +2605,7 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	sqlite3_stmt *stmt;
 	struct sq_daily_key k;
 	struct sq_val *v;
+	const char *dmarc;
 	int64_t rid;
 	int rc, capped;
 
@@ -2615,7 +2640,8 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	sq_val_text(s, &v[4], k.disposition);
 	sq_val_text(s, &v[5], k.dkim);
 	sq_val_text(s, &v[6], k.spf);
-	sq_val_text(s, &v[7], sq_dmarc(k.dkim, k.spf));
+	dmarc = sq_dmarc(k.dkim, k.spf);
+	sq_val_text(s, &v[7], dmarc);
 	sq_val_text(s, &v[8], k.header_from);
 	sq_val_text(s, &v[9], rec->envelope_from);
 	sq_val_text(s, &v[10], rec->envelope_to);
@@ -2637,6 +2663,8 @@ sq_report_record(struct store *st, int64_t report, const struct report *hdr,
 	s->cur.capped |= capped;
 	s->cur.n_records++;
 	s->cur.msg_total += rec->count;
+	if (strcmp(dmarc, "pass") != 0)
+		s->cur.msg_fail += rec->count;
 	return 0;
 }
 
@@ -2757,6 +2785,7 @@ sq_report_insert(struct store_sqlite *s, const struct report *final,
 	sq_text(stmt, 29, s->cur.key.p);
 	sq_id(stmt, 30, s->cur.raw_id);
 	sqlite3_bind_int64(stmt, 31, (int64_t)time(NULL));
+	sqlite3_bind_int64(stmt, 32, (int64_t)s->cur.msg_fail);
 	if ((rc = sq_done(s, stmt, "storing report")) != 0)
 		return rc;
 	s->cur.inserted = 1;
@@ -2801,6 +2830,7 @@ sq_report_finish(struct store_sqlite *s, const struct report *final,
 	sqlite3_bind_int64(stmt, 21, (int64_t)s->cur.msg_total);
 	sqlite3_bind_blob(stmt, 22, content_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 23, s->cur.id);
+	sqlite3_bind_int64(stmt, 24, (int64_t)s->cur.msg_fail);
 	if ((rc = sq_done(s, stmt, "storing report")) != 0)
 		return rc;
 	if (final->email == NULL ? !s->cur.email_null : s->cur.email_null ||

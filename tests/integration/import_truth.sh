@@ -46,7 +46,15 @@ PY
 read -r r2 n2 m2 d2 < <(totals "$T/a.db")
 [ "$r2 $n2 $m2 $d2" = "$r $n $m $d" ] || fail "second import changed the totals"
 
+# reports.msg_fail is what the records say, after import and after reparse
+msgfail_ok() {
+	[ "$(sqlite3 "$1" "SELECT count(*) FROM reports p WHERE msg_fail<>(SELECT coalesce(sum(count),0)
+	    FROM records WHERE report=p.id AND dmarc<>'pass')")" = 0 ] &&
+		[ "$(sqlite3 "$1" "SELECT sum(msg_fail)>0 FROM reports")" = 1 ]
+}
+msgfail_ok "$T/a.db" || fail "reports.msg_fail differs from the records"
 "$BIN" --db "$T/a.db" -q reparse || fail "reparse exit $?"
+msgfail_ok "$T/a.db" || fail "after reparse: reports.msg_fail differs from the records"
 read -r r3 n3 m3 d3 < <(totals "$T/a.db")
 [ "$r3 $n3 $m3 $d3" = "$r $n $m $d" ] ||
 	fail "after reparse: $r3 $n3 $m3 $d3, before: $r $n $m $d"

@@ -91,6 +91,10 @@ check "reporters: google active" '[ "$(echo "$r" | jq_ "[x for x in d[\"reporter
 check "reports list total" '[ "$(J "reports?$Q&limit=5" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports")" ]'
 check "reports filter by reporter" '[ "$(J "reports?reporter=Yahoo" | jq_ "d[\"total\"]")" = 20 ]'
 check "reports filter by source" '[ "$(J "reports?source=192.0.2.66" | jq_ "d[\"total\"]")" = 2 ]'
+# result= on the reports list: by messages, as the records say
+check "reports filter by result=fail" '[ "$(J "reports?result=fail" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports p where (select coalesce(sum(count),0) from records where report=p.id and dmarc<>'"'"'pass'"'"')>0")" ]'
+check "reports filter by result=pass" '[ "$(J "reports?result=pass" | jq_ "d[\"total\"]")" = "$(sqlite3 "$DB" "select count(*) from reports p where (select coalesce(sum(count),0) from records where report=p.id and dmarc='"'"'pass'"'"')>0")" ]'
+check "reports list: failing messages per report" '[ "$(J "reports?limit=1000" | jq_ "sum(x[\"fail\"] for x in d[\"reports\"])")" = "$(sqlite3 "$DB" "select coalesce(sum(count),0) from records where dmarc<>'"'"'pass'"'"'")" ]'
 # a Report-ID of plain characters; a part of it, upper-cased, finds it
 rid=$(sqlite3 "$DB" "select report_id from reports where length(report_id)>=8 and report_id not glob '*[^A-Za-z0-9.-]*' order by id limit 1")
 part=$(printf '%s' "${rid:1:6}" | tr '[:lower:]' '[:upper:]')

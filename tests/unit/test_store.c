@@ -366,6 +366,8 @@ test_report_roundtrip(void **state)
 	    (long long)id), 2);
 	assert_int_equal(q1(st, "SELECT msg_total FROM reports WHERE id=%lld",
 	    (long long)id), 15);
+	assert_int_equal(q1(st, "SELECT msg_fail FROM reports WHERE id=%lld",
+	    (long long)id), 5);
 	assert_int_equal(q1(st, "SELECT json_array_length(warnings) FROM "
 	    "reports"), 1);
 	assert_int_equal(q1(st, "SELECT count(*) FROM records"), 2);
@@ -863,8 +865,10 @@ fx_big_report(struct store *st, const char *id, size_t n, int commit)
 	assert_int_equal(store_report_begin(st, &r, 0, &rid, &dup), 0);
 	assert_true(rid > 0);
 	for (i = 0; i < n; i++) {
-		fx_record(&rec, fx_ips[i], 1000 + i, "none", "pass", "fail",
-		    "example.org");
+		/* DMARC pass, fail and unknown in turn */
+		fx_record(&rec, fx_ips[i], 1000 + i, "none",
+		    i % 3 == 0 ? "pass" : i % 3 == 1 ? "fail" : "unknown",
+		    i % 3 == 2 ? "unknown" : "fail", "example.org");
 		assert_int_equal(store_report_record(st, rid, &r, &rec), 0);
 	}
 	if (!commit) {
@@ -963,6 +967,13 @@ test_batch_daily_exact(void **state)
 	    "ON p.id=r.report WHERE p.report_id='big'"), 290);
 	assert_int_equal(q1(a, "SELECT sum(n_records) FROM reports"),
 	    q1(a, "SELECT count(*) FROM records"));
+	/* msg_fail, also of the big report written early (INSERT_MIN, then
+	 * FINISH), is what its records say */
+	assert_int_equal(q1(a, "SELECT count(*) FROM reports p WHERE msg_fail<>"
+	    "(SELECT coalesce(sum(count),0) FROM records WHERE report=p.id AND "
+	    "dmarc<>'pass')"), 0);
+	assert_true(q1(a, "SELECT msg_fail FROM reports WHERE report_id='big'")
+	    > 0);
 	check_daily_org(a);
 	store_close(&a);
 	check_daily_org(b);
@@ -987,7 +998,9 @@ test_migrate_v1_data(void **state)
 	    "'example.com',0,86400,x'00','g|r|example.com|0|86400',0);"
 	    "INSERT INTO records(id,report,source_ip,count,disposition,dkim_eval,"
 	    "spf_eval,dmarc,header_from) VALUES(3,7,'192.0.2.1',5,'none','pass',"
-	    "'pass','pass','example.com');"
+	    "'pass','pass','example.com'),(4,7,'192.0.2.2',3,'none','fail',"
+	    "'fail','fail','example.com'),(5,7,'192.0.2.3',2,'none','unknown',"
+	    "'unknown','unknown','example.com');"
 	    "INSERT INTO record_dkim(record,domain,selector,result) VALUES"
 	    "(3,'b.example','s2','fail'),(3,'a.example','s1','pass');"
 	    "INSERT INTO record_spf(record,domain,scope,result) VALUES"
@@ -1015,6 +1028,8 @@ test_migrate_v1_data(void **state)
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_reasons"), 2);
 	assert_int_equal(q1(st, "SELECT count(*) FROM record_spf"), 1);
 	assert_int_equal(q1(st, "SELECT messages FROM daily"), 5);
+	/* migration 11: the messages not passing DMARC (fail and unknown) */
+	assert_int_equal(q1(st, "SELECT msg_fail FROM reports WHERE id=7"), 5);
 	/* migration 4 filled records.auth from the child rows, in their order */
 	assert_int_equal(q1(st, "SELECT auth='b.example'||char(9)||'fail'||"
 	    "char(10)||'a.example'||char(9)||'pass'||char(30)||'example.com'||"
