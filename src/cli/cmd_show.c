@@ -1,11 +1,14 @@
 /*
  * cmd_show.c - `dmarcstat show REPORT`: one stored report, its policy,
- * warnings and records.
+ * warnings and records.  REPORT is the number `dmarcstat reports` shows,
+ * or a Report-ID as a report mail's subject quotes it (ASCII case does not
+ * matter); an ID that several reports share lists them instead.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "cli/common.h"
@@ -48,6 +51,54 @@ print_list(const struct cli *cli, json_t *r, const char *key, const char *title)
 	}
 }
 
+/*
+ * The report whose Report-ID is `rid` (ASCII case folded): 0 with *id set,
+ * EXIT_SOME_BAD when none has it, EXIT_USAGE after listing them when
+ * several do (the same ID from two reporters, or for two domains).
+ */
+static int
+show_by_report_id(struct cli *cli, struct store *st, const char *rid,
+    long long *id)
+{
+	static const struct column cols[] = {
+		{ "id", "col.id", COL_INT },
+		{ "org_name", "col.reporter", COL_TEXT },
+		{ "policy_domain", "col.domain", COL_TEXT },
+		{ "begin", "col.begin", COL_TIME },
+		{ "report_id", "col.report_id", COL_TEXT },
+	};
+	struct query q = { 0 };
+	json_t *rows, *same, *row;
+	size_t i;
+	int rc = 0;
+
+	q.report_id = rid;
+	if ((rows = query_reports(st, &q)) == NULL) {
+		cli_errorf("%s: %s", rid, store_errmsg(st));
+		return EXIT_TEMPFAIL;
+	}
+	same = json_array();
+	json_array_foreach(rows, i, row) {
+		const char *v = json_string_value(json_object_get(row, "report_id"));
+		if (v != NULL && strcasecmp(v, rid) == 0)
+			json_array_append(same, row);
+	}
+	if (json_array_size(same) == 0) {
+		cli_errorf("%s: %s", rid, cli_msg(cli, "err.no_report"));
+		rc = EXIT_SOME_BAD;
+	} else if (json_array_size(same) > 1) {
+		cli_errorf("%s: %s", rid, cli_msg(cli, "err.report_id_shared"));
+		cli_output_rows(cli, same, cols, sizeof cols / sizeof cols[0]);
+		rc = EXIT_USAGE;
+	} else {
+		*id = (long long)json_integer_value(json_object_get(
+		    json_array_get(same, 0), "id"));
+	}
+	json_decref(same);
+	json_decref(rows);
+	return rc;
+}
+
 int
 cmd_show(struct cli *cli, int argc, char **argv)
 {
@@ -85,17 +136,25 @@ cmd_show(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "%s\n", cli_msg(cli, "show.usage"));
 		return EXIT_USAGE;
 	}
-	id = strtoll(argv[optind], &end, 10);
-	if (*end != '\0' || id <= 0) {
+	if (argv[optind][0] == '\0') {
 		fprintf(stderr, "%s\n", cli_msg(cli, "show.usage"));
 		return EXIT_USAGE;
 	}
 	st = cli_open_store(cli, 1, NULL);
 	if (st == NULL)
 		return EXIT_TEMPFAIL;
-	r = query_report(st, id);
+	id = strtoll(argv[optind], &end, 10);
+	r = *end == '\0' && id > 0 ? query_report(st, id) : NULL;
 	if (r == NULL || json_is_null(r)) {
-		cli_errorf("%lld: %s", id, cli_msg(cli, "err.no_report"));
+		json_decref(r);
+		if ((c = show_by_report_id(cli, st, argv[optind], &id)) != 0) {
+			store_close(&st);
+			return c;
+		}
+		r = query_report(st, id);
+	}
+	if (r == NULL || json_is_null(r)) {
+		cli_errorf("%s: %s", argv[optind], cli_msg(cli, "err.no_report"));
 		json_decref(r);
 		store_close(&st);
 		return EXIT_SOME_BAD;

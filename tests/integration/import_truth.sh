@@ -7,10 +7,12 @@
 #   2. second import: nothing new, every report a duplicate;
 #   3. reparse from the kept originals: the same totals again;
 #   4. the same inputs in one thread give the same database content;
-#   5. a subset packed in a .tar.bz2 and in .bz2 files: the same totals.
+#   5. a subset packed in a .tar.bz2 and in .bz2 files: the same totals;
+#   6. the CLI finds a report by (a part of) its Report-ID.
 set -euo pipefail
 BIN=${DMARCSTAT_BIN:?}
 GEN=${DMARCGEN_BIN:-}
+SRC=${DMARCSTAT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ -x "$GEN" ] || { echo "skip: dmarcgen not built"; exit 77; }
 command -v sqlite3 >/dev/null || { echo "skip: sqlite3 not installed"; exit 77; }
 T=$(mktemp -d /tmp/dmarcstat-truth.XXXXXX)
@@ -90,6 +92,30 @@ if command -v bzip2 >/dev/null; then
 else
 	echo "note: bzip2 missing, packed inputs not checked"
 fi
+
+# 6. the CLI finds a report by its Report-ID: `reports --report-id` (a
+#    part, any case) and `show` (the whole ID, any case); an ID two reports
+#    share lists both and exits 2
+rid=$(sqlite3 "$T/a.db" "SELECT report_id FROM reports GROUP BY lower(report_id) HAVING count(*)=1 ORDER BY id LIMIT 1")
+num=$(sqlite3 "$T/a.db" "SELECT id FROM reports WHERE report_id='$rid'")
+up=$(tr '[:lower:]' '[:upper:]' <<<"$rid")
+out=$("$BIN" --db "$T/a.db" --json reports --report-id "${up:1:8}")
+python3 - "$out" "$num" <<'PY' || fail "reports --report-id ${up:1:8} did not list report $num: $out"
+import json, sys
+assert int(sys.argv[2]) in [r["id"] for r in json.loads(sys.argv[1])]
+PY
+out=$("$BIN" --db "$T/a.db" --json show "$up") || fail "show $up: exit $?"
+[ "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$out")" = "$num" ] ||
+	fail "show $up did not show report $num"
+sed 's|<org_name>[^<]*</org_name>|<org_name>second.example</org_name>|' \
+	"$SRC/tests/fixtures/containers/report.xml" > "$T/second.xml"
+"$BIN" --db "$T/shared.db" -q import "$SRC/tests/fixtures/containers/report.xml" "$T/second.xml" ||
+	fail "import of two reports sharing an ID"
+rc=0; out=$("$BIN" --db "$T/shared.db" show R-0001 2>"$T/shared.err") || rc=$?
+[ $rc = 2 ] && grep -q "several reports" "$T/shared.err" && [ "$(grep -c 'r-0001' <<<"$out")" = 2 ] ||
+	fail "show of a shared Report-ID: exit $rc, $(cat "$T/shared.err") $out"
+rc=0; "$BIN" --db "$T/shared.db" show no-such-id 2>/dev/null || rc=$?
+[ $rc = 1 ] || fail "show of an unknown Report-ID: exit $rc, want 1"
 
 echo "import_truth: $want_reports reports, $want_records records, $want_messages messages"
 [ $fails = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
