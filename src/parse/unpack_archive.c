@@ -159,7 +159,7 @@ unpack_archive_walk(struct unpack_walk *w, struct archive *a,
 {
 	struct archive_entry *e;
 	const char *fmt = NULL, *filter = NULL;
-	unsigned members = 0, idx = 0;
+	unsigned idx = 0;           /* entries seen, this one included */
 	int r = 0, raw = 0;
 
 	for (;;) {
@@ -190,10 +190,9 @@ unpack_archive_walk(struct unpack_walk *w, struct archive *a,
 				fmt = (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK)
 				    == ARCHIVE_FORMAT_ZIP ? "zip" : "tar";
 		}
-		idx++;
 		/* every entry counts, directories too: a central directory of
 		 * a million empty entries is work as well */
-		if (++members > w->lim->max_archive_members) {
+		if (++idx > w->lim->max_archive_members) {
 			unpack_note(w, label, "%s has more than "
 			    "max_archive_members (%u) members", fmt ? fmt : kind,
 			    w->lim->max_archive_members);
