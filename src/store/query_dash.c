@@ -1850,8 +1850,9 @@ query_dash_reports(struct store *st, const struct query *q, struct query_dash_er
 		total = dash_geti(json_array_get(rows, 0), "total_");
 	else if (like && q->offset <= 0)
 		total = 0;
-	json_array_foreach(rows, i, row)
-		json_object_del(row, "total_");
+	if (like)
+		json_array_foreach(rows, i, row)
+			json_object_del(row, "total_");
 	if (total < 0) {
 		memset(&b, 0, sizeof(b));
 		qb_add(&b, "SELECT count(*) AS n FROM reports p");
