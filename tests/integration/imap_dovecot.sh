@@ -180,8 +180,8 @@ done
 # SIGKILL the master's children, so the connection drops in the middle of
 # the pass, then stop the rest.  The master stays alive until it has reaped
 # them: a killed process left as a zombie (an orphan under an init that does
-# not reap, as in some CI containers) still answers kill(pid, 0), and Dovecot
-# then takes its maildir lock for live and waits two minutes before
+# not reap, which a container may have) still answers kill(pid, 0), and
+# Dovecot then takes its maildir lock for live and waits two minutes before
 # overriding it.
 echo "killing the server with $p of $N2 moved"
 mpid=$(cat "$T/run/master.pid")
